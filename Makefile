@@ -1,0 +1,43 @@
+# The two commands users need: `make demo` and `make test`. Both bootstrap and build on their own.
+PRESET ?= release
+JOBS ?= $(shell nproc)
+BUILD = build/$(PRESET)
+LLMD = $(BUILD)/src/cli/llmd
+
+.PHONY: all bootstrap configure build demo test unit asan tsan bench fuzz format clean
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap
+
+configure: bootstrap
+	cmake --preset $(PRESET)
+
+build: bootstrap configure
+	cmake --build --preset $(PRESET) -j $(JOBS)
+
+demo: build
+	$(LLMD) demo
+
+# Every test: unit, integration and fuzz-corpus replays, under the release build.
+test: build
+	ctest --preset $(PRESET)
+
+asan:
+	@$(MAKE) --no-print-directory test PRESET=asan-ubsan
+
+tsan:
+	@$(MAKE) --no-print-directory test PRESET=tsan
+
+bench: build
+	scripts/bench-all $(BUILD)
+
+fuzz: bootstrap
+	cmake --preset fuzz && cmake --build --preset fuzz -j $(JOBS)
+
+format:
+	git ls-files '*.cc' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf build

@@ -1,0 +1,49 @@
+// The single llmd executable. Every service and tool is a subcommand, registered in kCommands.
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <string>
+#include <vector>
+
+#include "cli/command.h"
+#include "cli/version.h"
+#include "log/log.h"
+
+namespace {
+
+using llmd::cli::CommandSpec;
+
+const CommandSpec kCommands[] = {
+    {"version", "Print the llmd version", &llmd::cli::setup_version_command},
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"llmd: an orchestration layer for vLLM and SGLang fleets (llm-d compatible)"};
+  app.require_subcommand(1);
+  std::string log_level;
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off (default: $LLMD_LOG_LEVEL or info)");
+  app.set_version_flag("--version", std::string("llmd ") + llmd::cli::kVersion);
+
+  std::vector<std::pair<CLI::App*, llmd::cli::RunFn>> runs;
+  for (const auto& spec : kCommands) {
+    CLI::App* sub = app.add_subcommand(spec.name, spec.description);
+    runs.emplace_back(sub, spec.setup(*sub));
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (!llmd::log::init(log_level)) {
+    fmt::print(stderr, "llmd: unknown --log-level '{}'\n", log_level);
+    return 2;
+  }
+  for (auto& [sub, run] : runs) {
+    if (sub->parsed()) return run();
+  }
+  return 2;
+}

@@ -1,0 +1,174 @@
+#include "support/process.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace llmd::testing {
+
+std::string llmd_binary() {
+  const char* p = std::getenv("LLMD_BIN");
+  if (p == nullptr) throw std::runtime_error("LLMD_BIN is not set (run the tests through ctest)");
+  return p;
+}
+
+std::string source_dir() {
+  const char* p = std::getenv("LLMD_SOURCE_DIR");
+  if (p == nullptr) throw std::runtime_error("LLMD_SOURCE_DIR is not set (run the tests through ctest)");
+  return p;
+}
+
+namespace {
+int bind_port(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+uint16_t local_port(int fd) {
+  sockaddr_in addr{};
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  return ntohs(addr.sin_port);
+}
+}  // namespace
+
+uint16_t free_port() {
+  int fd = bind_port(0);
+  if (fd < 0) throw std::runtime_error("cannot bind an ephemeral port");
+  uint16_t p = local_port(fd);
+  ::close(fd);
+  return p;
+}
+
+uint16_t free_port_range(int count) {
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    uint16_t base = free_port();
+    if (base + count >= 65535) continue;
+    std::vector<int> fds;
+    bool ok = true;
+    for (int i = 0; i < count; ++i) {
+      int fd = bind_port(static_cast<uint16_t>(base + i));
+      if (fd < 0) {
+        ok = false;
+        break;
+      }
+      fds.push_back(fd);
+    }
+    for (int fd : fds) ::close(fd);
+    if (ok) return base;
+  }
+  throw std::runtime_error("no free port range");
+}
+
+bool wait_for_port(uint16_t port, std::chrono::milliseconds deadline) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    ::close(fd);
+    if (rc == 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+Process::Process(std::vector<std::string> argv) {
+  char tmpl[] = "/tmp/llmd-test-XXXXXX";
+  int fd = ::mkstemp(tmpl);
+  if (fd < 0) throw std::runtime_error("mkstemp failed");
+  log_path_ = tmpl;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fd, STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, fd, STDERR_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  int rc = posix_spawn(&pid_, cargv[0], &actions, nullptr, cargv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(fd);
+  if (rc != 0) throw std::runtime_error("posix_spawn failed for " + argv[0]);
+}
+
+Process::Process(Process&& o) noexcept : pid_(o.pid_), status_(o.status_), log_path_(std::move(o.log_path_)) {
+  o.pid_ = -1;
+  o.log_path_.clear();
+}
+
+Process& Process::operator=(Process&& o) noexcept {
+  if (this != &o) {
+    this->~Process();
+    pid_ = o.pid_;
+    status_ = o.status_;
+    log_path_ = std::move(o.log_path_);
+    o.pid_ = -1;
+    o.log_path_.clear();
+  }
+  return *this;
+}
+
+Process::~Process() {
+  if (pid_ > 0 && running()) {
+    ::kill(pid_, SIGKILL);
+    wait(std::chrono::seconds(5));
+  }
+  if (!log_path_.empty()) ::unlink(log_path_.c_str());
+}
+
+bool Process::running() {
+  if (pid_ <= 0 || status_ >= 0) return false;
+  int st = 0;
+  pid_t r = ::waitpid(pid_, &st, WNOHANG);
+  if (r == 0) return true;
+  status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return false;
+}
+
+bool Process::signal(int sig) { return running() && ::kill(pid_, sig) == 0; }
+
+int Process::wait(std::chrono::milliseconds deadline) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (running()) {
+    if (std::chrono::steady_clock::now() >= until) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return status_;
+}
+
+std::string Process::output() const {
+  std::ifstream f(log_path_, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+Process spawn_llmd(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{llmd_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return Process(std::move(argv));
+}
+
+}  // namespace llmd::testing

@@ -1,0 +1,56 @@
+#pragma once
+// Test support: start real llmd processes on 127.0.0.1 with ports chosen at run time.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace llmd::testing {
+
+// Path of the llmd binary under test ($LLMD_BIN, set by CTest).
+std::string llmd_binary();
+// Root of the source tree ($LLMD_SOURCE_DIR), for fixtures.
+std::string source_dir();
+
+// A port that was free a moment ago (bound to 127.0.0.1:0 then released).
+uint16_t free_port();
+// Several distinct consecutive-free ports starting at the returned port.
+uint16_t free_port_range(int count);
+
+// Connects to 127.0.0.1:port until it accepts or the deadline passes.
+bool wait_for_port(uint16_t port, std::chrono::milliseconds deadline = std::chrono::seconds(20));
+
+// A child process whose stdout and stderr go to a temporary file. Killed (SIGKILL) on destruction
+// unless it has already exited.
+class Process {
+ public:
+  Process() = default;
+  explicit Process(std::vector<std::string> argv);
+  Process(Process&& o) noexcept;
+  Process& operator=(Process&& o) noexcept;
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  ~Process();
+
+  pid_t pid() const { return pid_; }
+  bool running();
+  // Sends a signal; returns false if the process is gone.
+  bool signal(int sig);
+  // Waits for exit; returns the exit status (128+signal when killed) or -1 on timeout.
+  int wait(std::chrono::milliseconds deadline = std::chrono::seconds(20));
+  // Everything the process wrote so far.
+  std::string output() const;
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+  std::string log_path_;
+};
+
+// Starts `llmd <args...>`.
+Process spawn_llmd(const std::vector<std::string>& args);
+
+}  // namespace llmd::testing
