@@ -1,0 +1,78 @@
+#pragma once
+// HTTP/1.1 client for one worker thread: keep-alive connection pools per upstream, connect /
+// first-byte / idle timeouts, streaming responses, and cancellation through asio's per-operation
+// cancellation (a cancelled caller coroutine aborts the exchange and the connection is discarded).
+// Not thread-safe: create one Client per io_context.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/error.h"
+#include "http/types.h"
+
+namespace llmd::http {
+
+struct Upstream {
+  std::string host;  // IP address or name
+  uint16_t port = 0;
+  std::string key() const { return host + ":" + std::to_string(port); }
+};
+
+struct ClientOptions {
+  std::chrono::milliseconds connect_timeout{2'000};
+  // From the request being written to the response head arriving.
+  std::chrono::milliseconds first_byte_timeout{60'000};
+  // Longest gap between body bytes once the response has started.
+  std::chrono::milliseconds idle_timeout{60'000};
+  size_t max_idle_per_upstream = 256;  // pooled idle connections kept per upstream
+  std::chrono::milliseconds pool_idle_ttl{30'000};  // idle pooled connections older than this are closed
+  size_t max_response_header_bytes = 64 * 1024;
+  size_t max_response_body_bytes = 256 * 1024 * 1024;  // for request(); stream() is unbounded
+};
+
+struct ClientStats {
+  uint64_t connects = 0;
+  uint64_t connect_failures = 0;
+  uint64_t reused = 0;            // requests served on a pooled connection
+  uint64_t pool_full_closes = 0;  // idle connections closed because the pool was at its bound
+  uint64_t timeouts = 0;
+  uint64_t cancellations = 0;
+};
+
+// Callbacks for streaming a response. on_head runs once; on_body for each piece of body bytes as
+// it arrives (chunk framing removed). Returning false from either stops the exchange (the
+// connection is then closed, not pooled).
+struct StreamHandler {
+  std::function<Awaitable<bool>(const ResponseHead& head)> on_head;
+  std::function<Awaitable<bool>(std::string_view body_bytes)> on_body;
+};
+
+class Client {
+ public:
+  Client(asio::any_io_executor executor, ClientOptions options = {});
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Sends `req` (Host, Content-Length and keep-alive are filled in; the body is not consumed, so a
+  // caller may retry the same request elsewhere) and reads the whole response.
+  // Errors: kConnectFailed when no connection could be made and no byte was sent (safe to retry
+  // elsewhere), kTimeout, kCancelled, kProtocol, kResourceExhausted (response too large), kIo.
+  Awaitable<Result<Response>> request(const Upstream& upstream, Request& req);
+
+  // Sends `req` and streams the response through `handler`. Same errors as request().
+  Awaitable<Result<void>> stream(const Upstream& upstream, Request& req, StreamHandler handler);
+
+  // Closes every pooled connection.
+  void close_idle();
+  ClientStats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace llmd::http
