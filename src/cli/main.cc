@@ -9,6 +9,7 @@
 #include "cli/command.h"
 #include "cli/version.h"
 #include "log/log.h"
+#include "tokenizer/tokenize_command.h"
 
 namespace {
 
@@ -16,6 +17,8 @@ using llmd::cli::CommandSpec;
 
 const CommandSpec kCommands[] = {
     {"version", "Print the llmd version", &llmd::cli::setup_version_command},
+    {"tokenize", "Tokenize text or a chat with a Hugging Face tokenizer.json; decode ids",
+     &llmd::cli::setup_tokenize_command},
 };
 
 }  // namespace

@@ -27,7 +27,7 @@ struct ClientOptions {
   std::chrono::milliseconds first_byte_timeout{60'000};
   // Longest gap between body bytes once the response has started.
   std::chrono::milliseconds idle_timeout{60'000};
-  size_t max_idle_per_upstream = 256;  // pooled idle connections kept per upstream
+  size_t max_idle_per_upstream = 256;               // pooled idle connections kept per upstream
   std::chrono::milliseconds pool_idle_ttl{30'000};  // idle pooled connections older than this are closed
   size_t max_response_header_bytes = 64 * 1024;
   size_t max_response_body_bytes = 256 * 1024 * 1024;  // for request(); stream() is unbounded
@@ -61,10 +61,12 @@ class Client {
   // caller may retry the same request elsewhere) and reads the whole response.
   // Errors: kConnectFailed when no connection could be made and no byte was sent (safe to retry
   // elsewhere), kTimeout, kCancelled, kProtocol, kResourceExhausted (response too large), kIo.
-  Awaitable<Result<Response>> request(const Upstream& upstream, Request& req);
+  // `upstream` is taken by value: the coroutine starts lazily, after a temporary argument is gone.
+  // `req` must outlive the call.
+  Awaitable<Result<Response>> request(Upstream upstream, Request& req);
 
   // Sends `req` and streams the response through `handler`. Same errors as request().
-  Awaitable<Result<void>> stream(const Upstream& upstream, Request& req, StreamHandler handler);
+  Awaitable<Result<void>> stream(Upstream upstream, Request& req, StreamHandler handler);
 
   // Closes every pooled connection.
   void close_idle();

@@ -20,7 +20,7 @@ namespace llmd::http {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 0;  // 0: pick a free port (see Server::port()).
+  uint16_t port = 0;     // 0: pick a free port (see Server::port()).
   unsigned threads = 0;  // 0: std::thread::hardware_concurrency().
   size_t max_header_bytes = 64 * 1024;
   size_t max_body_bytes = 16 * 1024 * 1024;
@@ -46,10 +46,15 @@ class Responder {
   virtual Awaitable<bool> send(Response res) = 0;
   // Starts a chunked response with this head (status and headers; Transfer-Encoding is set).
   virtual Awaitable<bool> begin_stream(ResponseHead head) = 0;
-  // Writes one chunk and flushes it to the socket.
+  // Writes one chunk and hands it to the socket at once (never held back for more data). If the
+  // socket is still busy with earlier chunks, this one joins the next write; past a bounded backlog
+  // the call waits for it to drain.
   virtual Awaitable<bool> write(std::string_view data) = 0;
-  // Writes one Server-Sent Event ("data: <data>\n\n"), flushed.
+  // Writes one Server-Sent Event ("data: <data>\n\n") as write() does. Before begin_stream() it
+  // starts a 200 text/event-stream response.
   virtual Awaitable<bool> write_sse(std::string_view data) = 0;
+  // Ends the stream and waits until every byte has been handed to the socket. A handler that
+  // returns mid-stream gets this done for it (unless it threw: then the stream is cut).
   virtual Awaitable<bool> finish() = 0;
   // True once a response (or stream head) has been sent: bytes have reached the client.
   virtual bool started() const = 0;
@@ -68,6 +73,8 @@ using Handler = std::function<Awaitable<void>(Request& req, Responder& res)>;
 // (default: 404 in OpenAI error format; 405 when the path exists for another method).
 class Router {
  public:
+  Router();
+  // Exact routes; a HEAD request falls back to the GET route of the same path.
   void add(Verb method, std::string path, Handler handler);
   // Matches any method whose path starts with `prefix`; longer prefixes win.
   void add_prefix(std::string prefix, Handler handler);
@@ -96,12 +103,16 @@ struct ServerStats {
   uint64_t connections_accepted = 0;
   uint64_t connections_rejected = 0;  // over max_connections_per_worker
   uint64_t requests = 0;
-  uint64_t bad_requests = 0;        // 400
-  uint64_t headers_too_large = 0;   // 431
-  uint64_t bodies_too_large = 0;    // 413
+  uint64_t bad_requests = 0;       // 400
+  uint64_t headers_too_large = 0;  // 431
+  uint64_t bodies_too_large = 0;   // 413
   uint64_t read_timeouts = 0;
   uint64_t idle_closes = 0;
   uint64_t client_disconnects = 0;  // detected while a handler ran
+  uint64_t write_timeouts = 0;
+  uint64_t backpressure_waits = 0;  // a stream write waited for queued output to drain
+  uint64_t handler_errors = 0;      // a handler threw (500, or the stream was cut)
+  uint64_t drain_kills = 0;         // connections cut at the drain deadline
 };
 
 class Server {

@@ -1,7 +1,8 @@
 #pragma once
 // Incremental Server-Sent Events parser (WHATWG EventSource rules): feed bytes as they arrive in
 // any split; complete events come out in order. Lines end in LF, CR or CRLF; ':' lines are comments;
-// multiple data lines join with '\n'; an event is dispatched on a blank line.
+// multiple data lines join with '\n'; an event is dispatched on a blank line (and only if it had a
+// data field). A leading UTF-8 BOM is skipped; an unfinished event at the end of input is dropped.
 
 #include <cstddef>
 #include <cstdint>
@@ -15,7 +16,9 @@ namespace llmd::http {
 struct SseEvent {
   std::string event;  // empty means "message"
   std::string data;
+  // The last event ID seen so far: like EventSource's lastEventId it carries over to later events.
   std::string id;
+  // The last valid `retry` value seen so far (it also carries over).
   std::optional<uint64_t> retry_ms;
 };
 
@@ -37,6 +40,7 @@ class SseParser {
   SseEvent current_;
   bool has_data_ = false;
   bool last_was_cr_ = false;
+  bool first_line_ = true;
   bool failed_ = false;
 };
 

@@ -2,13 +2,13 @@
 // Common HTTP types for the llmd runtime (Boost.Beast). Request bodies are kept as the bytes
 // received (`std::string` body) and moved, never copied, on their way through.
 
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
-
 #include <string>
 #include <string_view>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
 
 namespace llmd::http {
 
@@ -32,6 +32,7 @@ std::string openai_error_body(Status status, std::string_view message, std::stri
 
 // A complete JSON response with keep-alive matching the request.
 Response json_response(Status status, std::string body, unsigned version = 11, bool keep_alive = true);
-Response error_response(Status status, std::string_view message, unsigned version = 11, bool keep_alive = true);
+Response error_response(Status status, std::string_view message, unsigned version = 11,
+                        bool keep_alive = true);
 
 }  // namespace llmd::http

@@ -10,9 +10,9 @@
 
 namespace llmd::testing {
 
-// Path of the llmd binary under test ($LLMD_BIN, set by CTest).
+// Path of the llmd binary under test: $LLMD_BIN, else the one this build produced.
 std::string llmd_binary();
-// Root of the source tree ($LLMD_SOURCE_DIR), for fixtures.
+// Root of the source tree: $LLMD_SOURCE_DIR, else the one this build was configured from.
 std::string source_dir();
 
 // A port that was free a moment ago (bound to 127.0.0.1:0 then released).

@@ -1,0 +1,31 @@
+#pragma once
+// How the server parses requests: one place for the parser limits and for the mapping of parse
+// errors to statuses, so the server and its fuzz target agree.
+
+#include <cstddef>
+#include <optional>
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+
+#include "http/types.h"
+
+namespace llmd::http {
+
+using RequestParser = bhttp::request_parser<bhttp::string_body>;
+
+// Applies the header and body limits. Eager, so headers and body parse in the same put().
+void configure_request_parser(RequestParser& parser, size_t max_header_bytes, size_t max_body_bytes);
+
+enum class ParseProgress { kNeedMore, kDone, kError };
+
+// Feeds the buffered bytes to the parser, consuming what it used. kError leaves the cause in `ec`.
+// Bytes of a following (pipelined) request stay in `buf`.
+ParseProgress parse_buffered(RequestParser& parser, beast::flat_buffer& buf, beast::error_code& ec);
+
+// The status to answer a request that failed to parse with `ec`: 431 for the header limit, 413 for
+// the body limit, 400 for anything malformed. nullopt for errors that are not the client's input
+// (need_more), which the caller handles itself.
+std::optional<Status> status_for_parse_error(const beast::error_code& ec);
+
+}  // namespace llmd::http

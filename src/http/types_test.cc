@@ -1,0 +1,72 @@
+#include "http/types.h"
+
+#include <boost/json/parse.hpp>
+
+#include <gtest/gtest.h>
+
+namespace llmd::http {
+namespace {
+
+boost::json::object parse_error(const std::string& body) {
+  return boost::json::parse(body).as_object().at("error").as_object();
+}
+
+TEST(OpenAiErrorBody, CarriesMessageTypeParamAndCode) {
+  const auto e = parse_error(openai_error_body(Status::not_found, "model foo not found"));
+  EXPECT_EQ(e.at("message").as_string(), "model foo not found");
+  EXPECT_EQ(e.at("type").as_string(), "NotFoundError");
+  EXPECT_TRUE(e.at("param").is_null());
+  EXPECT_EQ(e.at("code").as_int64(), 404);
+}
+
+TEST(OpenAiErrorBody, TypeDefaultsFromStatus) {
+  EXPECT_EQ(parse_error(openai_error_body(Status::bad_request, "x")).at("type").as_string(),
+            "BadRequestError");
+  EXPECT_EQ(parse_error(openai_error_body(Status::payload_too_large, "x")).at("type").as_string(),
+            "PayloadTooLargeError");
+  EXPECT_EQ(
+      parse_error(openai_error_body(Status::request_header_fields_too_large, "x")).at("type").as_string(),
+      "HeadersTooLargeError");
+  EXPECT_EQ(parse_error(openai_error_body(Status::too_many_requests, "x")).at("type").as_string(),
+            "RateLimitError");
+  EXPECT_EQ(parse_error(openai_error_body(Status::service_unavailable, "x")).at("type").as_string(),
+            "ServiceUnavailableError");
+  EXPECT_EQ(parse_error(openai_error_body(Status::internal_server_error, "x")).at("type").as_string(),
+            "InternalServerError");
+  // An unlisted 4xx is still a client error.
+  EXPECT_EQ(parse_error(openai_error_body(Status::conflict, "x")).at("type").as_string(), "BadRequestError");
+}
+
+TEST(OpenAiErrorBody, ExplicitTypeWins) {
+  const auto e = parse_error(openai_error_body(Status::bad_request, "m", "invalid_request_error"));
+  EXPECT_EQ(e.at("type").as_string(), "invalid_request_error");
+  EXPECT_EQ(e.at("code").as_int64(), 400);
+}
+
+TEST(OpenAiErrorBody, EscapesTheMessage) {
+  const std::string message = "bad \"field\"\n\tback\\slash \x01 caf\xC3\xA9";
+  const std::string body = openai_error_body(Status::bad_request, message);
+  EXPECT_EQ(body.find('\n'), std::string::npos);
+  EXPECT_EQ(parse_error(body).at("message").as_string(), message);
+}
+
+TEST(JsonResponse, SetsStatusTypeBodyAndKeepAlive) {
+  Response r = json_response(Status::created, R"({"a":1})", 11, false);
+  EXPECT_EQ(r.result(), Status::created);
+  EXPECT_EQ(r[Field::content_type], "application/json");
+  EXPECT_EQ(r.body(), R"({"a":1})");
+  EXPECT_FALSE(r.keep_alive());
+  EXPECT_EQ(r.version(), 11u);
+}
+
+TEST(ErrorResponse, BodyIsOpenAiError) {
+  Response r = error_response(Status::service_unavailable, "no capacity", 10, true);
+  EXPECT_EQ(r.result(), Status::service_unavailable);
+  EXPECT_TRUE(r.keep_alive());
+  EXPECT_EQ(r.version(), 10u);
+  EXPECT_EQ(parse_error(r.body()).at("message").as_string(), "no capacity");
+  EXPECT_EQ(parse_error(r.body()).at("code").as_int64(), 503);
+}
+
+}  // namespace
+}  // namespace llmd::http
