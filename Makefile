@@ -18,7 +18,7 @@ build: bootstrap configure
 	cmake --build --preset $(PRESET) -j $(JOBS)
 
 demo: build
-	$(LLMD) demo
+	scripts/demo $(LLMD)
 
 # Every test: unit, integration and fuzz-corpus replays, under the release build.
 test: build
