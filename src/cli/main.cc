@@ -1,10 +1,10 @@
 // The single llmd executable. Every service and tool is a subcommand, registered in kCommands.
 
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
-
 #include <string>
 #include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include "cli/command.h"
 #include "cli/version.h"
@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
   CLI::App app{"llmd: an orchestration layer for vLLM and SGLang fleets (llm-d compatible)"};
   app.require_subcommand(1);
   std::string log_level;
-  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off (default: $LLMD_LOG_LEVEL or info)");
+  app.add_option("--log-level", log_level,
+                 "trace|debug|info|warn|error|off (default: $LLMD_LOG_LEVEL or info)");
   app.set_version_flag("--version", std::string("llmd ") + llmd::cli::kVersion);
 
   std::vector<std::pair<CLI::App*, llmd::cli::RunFn>> runs;

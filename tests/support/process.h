@@ -1,12 +1,12 @@
 #pragma once
 // Test support: start real llmd processes on 127.0.0.1 with ports chosen at run time.
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include <sys/types.h>
 
 namespace llmd::testing {
 
