@@ -30,5 +30,12 @@ TEST(CliTest, UnknownLogLevelFails) {
   EXPECT_NE(p.output().find("unknown --log-level"), std::string::npos) << p.output();
 }
 
+TEST(CliTest, ProcessMoveAssignmentKeepsTheNewChild) {
+  Process p = spawn_llmd({"version"});
+  p = spawn_llmd({"--help"});
+  EXPECT_EQ(p.wait(), 0);
+  EXPECT_NE(p.output().find("version"), std::string::npos) << p.output();
+}
+
 }  // namespace
 }  // namespace llmd::testing

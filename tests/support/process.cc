@@ -5,6 +5,7 @@
 #include <iterator>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -120,12 +121,10 @@ Process::Process(Process&& o) noexcept : pid_(o.pid_), status_(o.status_), log_p
 
 Process& Process::operator=(Process&& o) noexcept {
   if (this != &o) {
-    this->~Process();
-    pid_ = o.pid_;
+    Process gone(std::move(*this));  // kills and cleans up what this held, at end of scope
+    pid_ = std::exchange(o.pid_, -1);
     status_ = o.status_;
-    log_path_ = std::move(o.log_path_);
-    o.pid_ = -1;
-    o.log_path_.clear();
+    log_path_ = std::exchange(o.log_path_, std::string());
   }
   return *this;
 }
