@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/utf8.h"
+
 namespace llmd::tokenizer {
 
 inline constexpr uint32_t kReplacementChar = 0xFFFD;
@@ -55,7 +57,7 @@ inline size_t utf8_length(unsigned char lead) {
 // Decodes the last code point of a non-empty valid UTF-8 string.
 uint32_t last_code_point(std::string_view s);
 
-void append_utf8(std::string& out, uint32_t cp);
+using llmd::append_utf8;
 
 // Rust char::is_whitespace (the Unicode White_Space property).
 bool is_white_space(uint32_t cp);
