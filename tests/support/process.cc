@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/ports.h"
+
 extern char** environ;
 
 namespace llmd::testing {
@@ -30,53 +32,21 @@ std::string source_dir() {
   return p != nullptr && *p != '\0' ? p : LLMD_SOURCE_DIR_DEFAULT;
 }
 
-namespace {
-int bind_port(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
-uint16_t local_port(int fd) {
-  sockaddr_in addr{};
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  return ntohs(addr.sin_port);
-}
-}  // namespace
 
 uint16_t free_port() {
-  int fd = bind_port(0);
-  if (fd < 0) throw std::runtime_error("cannot bind an ephemeral port");
-  uint16_t p = local_port(fd);
-  ::close(fd);
-  return p;
+  auto p = pick_free_port();
+  if (!p) throw std::runtime_error("cannot bind an ephemeral port");
+  return *p;
 }
 
 uint16_t free_port_range(int count) {
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    uint16_t base = free_port();
-    if (base + count >= 65535) continue;
-    std::vector<int> fds;
-    bool ok = true;
-    for (int i = 0; i < count; ++i) {
-      int fd = bind_port(static_cast<uint16_t>(base + i));
-      if (fd < 0) {
-        ok = false;
-        break;
-      }
-      fds.push_back(fd);
-    }
-    for (int fd : fds) ::close(fd);
-    if (ok) return base;
-  }
-  throw std::runtime_error("no free port range");
+  auto p = pick_free_port_range(count);
+  if (!p) throw std::runtime_error("no free port range");
+  return *p;
 }
 
 bool wait_for_port(uint16_t port, std::chrono::milliseconds deadline) {

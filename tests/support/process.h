@@ -15,6 +15,9 @@ std::string llmd_binary();
 // Root of the source tree: $LLMD_SOURCE_DIR, else the one this build was configured from.
 std::string source_dir();
 
+// The whole file, or "" when it cannot be read.
+std::string read_file(const std::string& path);
+
 // A port that was free a moment ago (bound to 127.0.0.1:0 then released).
 uint16_t free_port();
 // Several distinct consecutive-free ports starting at the returned port.
