@@ -8,7 +8,10 @@
 
 #include "cli/command.h"
 #include "cli/version.h"
+#include "loadgen/bench_command.h"
 #include "log/log.h"
+#include "router/router_command.h"
+#include "sim/server/sim_command.h"
 #include "tokenizer/tokenize_command.h"
 
 namespace {
@@ -17,8 +20,14 @@ using llmd::cli::CommandSpec;
 
 const CommandSpec kCommands[] = {
     {"version", "Print the llmd version", &llmd::cli::setup_version_command},
+    {"bench", "Benchmark OpenAI-compatible endpoints (load generator and reports)",
+     &llmd::loadgen::setup_bench_command},
     {"tokenize", "Tokenize text or a chat with a Hugging Face tokenizer.json; decode ids",
      &llmd::cli::setup_tokenize_command},
+    {"sim", "Simulated vLLM replicas: iteration-level batching, prefix caching, KV events, P/D",
+     &llmd::sim::setup_sim_command},
+    {"router", "Inference scheduler (EndpointPickerConfig) behind a built-in OpenAI gateway",
+     &llmd::router::setup_router_command},
 };
 
 }  // namespace

@@ -1,0 +1,400 @@
+#include "router/data_layer.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "http/client.h"
+#include "json/json.h"
+#include "log/log.h"
+#include "metrics/parser.h"
+#include "router/engine_metrics.h"
+
+namespace llmd::router {
+
+namespace asio = boost::asio;
+using SteadyClock = std::chrono::steady_clock;
+
+const std::vector<std::string>* ModelIndex::restrict_to(std::string_view model) const {
+  static const std::vector<std::string> kNobody;
+  // An endpoint whose list is unknown may serve anything, so an incomplete index restricts nothing.
+  if (!complete) return nullptr;
+  auto it = servers.find(std::string(model));
+  if (it == servers.end()) return &kNobody;
+  if (it->second.size() >= ready_endpoints) return nullptr;
+  return &it->second;
+}
+
+namespace {
+
+// One event loop's share of the scraping.
+struct Worker {
+  Worker(asio::any_io_executor ex, const http::ClientOptions& o) : executor(ex), client(ex, o) {}
+  asio::any_io_executor executor;
+  http::Client client;
+  metrics::Page page;
+  json::Parser json_parser;
+  size_t load = 0;  // endpoints assigned; under Core::mu
+};
+
+struct ModelList {
+  std::vector<std::string> ids;
+  std::vector<std::string> objects;  // each model object as JSON text, parallel to ids
+};
+
+struct Entry {
+  Entry(EndpointTarget t, std::shared_ptr<Worker> w)
+      : target(std::move(t)),
+        upstream{target.spec.address, target.spec.port},
+        worker(std::move(w)),
+        timer(worker->executor) {}
+
+  const EndpointTarget target;
+  const http::Upstream upstream;
+  const std::shared_ptr<Worker> worker;
+  asio::steady_timer timer;  // used on the worker's loop only
+  std::atomic<bool> stopped{false};
+  std::atomic<bool> in_store{false};  // written under Core::mu
+
+  std::atomic<int64_t> last_success_ns{0};
+  std::atomic<int64_t> last_attempt_ns{0};
+  std::atomic<uint64_t> scrapes{0};
+  std::atomic<uint64_t> failures{0};
+  std::atomic<std::shared_ptr<const std::string>> last_error;
+  std::atomic<std::shared_ptr<const std::string>> missing;
+  std::atomic<std::shared_ptr<const sched::EndpointMetrics>> last_metrics;
+  std::atomic<std::shared_ptr<const ModelList>> models;
+
+  // Worker loop only.
+  sched::EndpointMetrics published;
+  Nanos next_models_fetch{0};
+};
+
+using EntryPtr = std::shared_ptr<Entry>;
+
+// As the store spells Endpoint::host_port.
+std::string host_port_of(const sched::EndpointSpec& s) {
+  const bool v6 = s.address.find(':') != std::string::npos;
+  return v6 ? "[" + s.address + "]:" + std::to_string(s.port) : s.address + ":" + std::to_string(s.port);
+}
+
+void set_text(std::atomic<std::shared_ptr<const std::string>>& slot, std::string_view text) {
+  auto cur = slot.load(std::memory_order_acquire);
+  if (cur ? *cur == text : text.empty()) return;
+  slot.store(text.empty() ? nullptr : std::make_shared<const std::string>(text), std::memory_order_release);
+}
+
+}  // namespace
+
+struct DataLayer::Core : std::enable_shared_from_this<Core> {
+  Core(sched::EndpointStore& s, const Clock& c, DataLayerOptions o) : store(s), clock(c), options(o) {
+    models.store(std::make_shared<const ModelIndex>());
+  }
+
+  sched::EndpointStore& store;
+  const Clock& clock;
+  const DataLayerOptions options;
+  std::vector<std::shared_ptr<Worker>> workers;
+
+  mutable std::mutex mu;  // control plane: membership and store transitions
+  std::map<std::string, EntryPtr, std::less<>> entries;
+  bool stopped = false;
+
+  std::atomic<std::shared_ptr<const ModelIndex>> models;
+  std::atomic<uint64_t> scrapes{0};
+  std::atomic<uint64_t> scrape_errors{0};
+  std::atomic<uint64_t> publishes{0};
+  std::atomic<uint64_t> models_fetches{0};
+
+  void start_entry(const EntryPtr& e);  // under mu
+  void stop_entry(const EntryPtr& e);   // under mu
+  void rebuild_models();                // under mu
+  void on_success(const EntryPtr& e, sched::EndpointMetrics m, const ExtractReport& report);
+  void on_failure(const EntryPtr& e, std::string_view why);
+  http::Awaitable<void> scrape_loop(EntryPtr e);
+  http::Awaitable<void> scrape_once(const EntryPtr& e);
+  http::Awaitable<void> fetch_models(const EntryPtr& e);
+};
+
+void DataLayer::Core::start_entry(const EntryPtr& e) {
+  ++e->worker->load;
+  entries[e->target.spec.id] = e;
+  if (e->target.scrape_interval.count() == 0) {
+    if (store.upsert(e->target.spec)) e->in_store = true;
+    return;
+  }
+  asio::co_spawn(e->worker->executor, scrape_loop(e), asio::detached);
+}
+
+void DataLayer::Core::stop_entry(const EntryPtr& e) {
+  --e->worker->load;
+  e->stopped = true;
+  if (e->in_store.exchange(false)) store.remove(e->target.spec.id);
+  asio::post(e->worker->executor, [e] { e->timer.cancel(); });
+}
+
+void DataLayer::Core::rebuild_models() {
+  auto idx = std::make_shared<ModelIndex>();
+  idx->complete = true;
+  std::set<std::string, std::less<>> seen;
+  std::string data;
+  for (const auto& [id, e] : entries) {
+    if (!e->in_store) continue;
+    ++idx->ready_endpoints;
+    auto list = e->models.load(std::memory_order_acquire);
+    if (!list) {
+      idx->complete = false;
+      continue;
+    }
+    const std::string host_port = host_port_of(e->target.spec);
+    for (size_t i = 0; i < list->ids.size(); ++i) {
+      idx->servers[list->ids[i]].push_back(host_port);
+      if (seen.insert(list->ids[i]).second) {
+        if (!data.empty()) data.push_back(',');
+        data.append(list->objects[i]);
+      }
+    }
+  }
+  if (idx->ready_endpoints == 0) idx->complete = false;
+  idx->list_body = R"({"object":"list","data":[)" + data + "]}";
+  models.store(std::move(idx), std::memory_order_release);
+}
+
+void DataLayer::Core::on_success(const EntryPtr& e, sched::EndpointMetrics m, const ExtractReport& report) {
+  const Nanos now = m.update_time;
+  e->last_success_ns.store(now.count(), std::memory_order_relaxed);
+  set_text(e->last_error, {});
+  const std::string missing = report.complete() ? std::string() : report.missing();
+  if (!missing.empty() && !e->missing.load()) {
+    log::warn("endpoint metrics incomplete; missing values count as zero",
+              log::kv("endpoint", e->target.spec.id), log::kv("missing", missing));
+  }
+  set_text(e->missing, missing);
+
+  const bool changed = !same_values(m, e->published);
+  const bool aged = now - e->published.update_time >= options.republish_age;
+  if (e->in_store.load(std::memory_order_acquire) && !changed && !aged) return;
+  auto shared = std::make_shared<const sched::EndpointMetrics>(m);
+  e->last_metrics.store(shared, std::memory_order_release);
+  std::lock_guard lock(mu);
+  if (e->stopped || stopped) return;
+  if (!e->in_store) {
+    if (auto r = store.upsert(e->target.spec); !r) {
+      log::error("endpoint rejected by the store", log::kv("endpoint", e->target.spec.id),
+                 log::kv("error", r.error().message));
+      return;
+    }
+    e->in_store = true;
+    log::info("endpoint ready", log::kv("endpoint", e->target.spec.id),
+              log::kv("address", e->upstream.key()));
+    store.update_metrics(e->target.spec.id, std::move(m));
+    rebuild_models();
+  } else {
+    store.update_metrics(e->target.spec.id, std::move(m));
+  }
+  e->published = *shared;
+  publishes.fetch_add(1, std::memory_order_relaxed);
+}
+
+void DataLayer::Core::on_failure(const EntryPtr& e, std::string_view why) {
+  e->failures.fetch_add(1, std::memory_order_relaxed);
+  scrape_errors.fetch_add(1, std::memory_order_relaxed);
+  set_text(e->last_error, why);
+  if (!e->in_store.load(std::memory_order_acquire)) return;
+  const Nanos since = clock.now() - Nanos(e->last_success_ns.load(std::memory_order_relaxed));
+  if (since < options.staleness_threshold) return;
+  std::lock_guard lock(mu);
+  if (!e->in_store) return;
+  e->in_store = false;
+  store.remove(e->target.spec.id);
+  e->published = sched::EndpointMetrics{};
+  rebuild_models();
+  log::warn("endpoint stale; removed from scheduling", log::kv("endpoint", e->target.spec.id),
+            log::kv("since_ms", since.count() / 1'000'000), log::kv("error", why));
+}
+
+http::Awaitable<void> DataLayer::Core::scrape_once(const EntryPtr& e) {
+  Worker& w = *e->worker;
+  http::Request req{http::Verb::get, e->target.metrics_path, 11};
+  req.set(http::Field::accept, "text/plain");
+  e->last_attempt_ns.store(clock.now().count(), std::memory_order_relaxed);
+  e->scrapes.fetch_add(1, std::memory_order_relaxed);
+  scrapes.fetch_add(1, std::memory_order_relaxed);
+  auto res = co_await w.client.request(e->upstream, req);
+  if (e->stopped) co_return;
+  if (!res) {
+    on_failure(e, res.error().message);
+    co_return;
+  }
+  if (res->result() != http::Status::ok) {
+    on_failure(e, "metrics: HTTP " + std::to_string(res->result_int()));
+    co_return;
+  }
+  metrics::ParseOptions po;
+  po.on_error = metrics::OnError::kSkipLine;
+  po.filter = &scrape_filter(e->target.engine);
+  if (auto r = metrics::parse(res->body(), w.page, po); !r) {
+    on_failure(e, "metrics: " + r.error().message);
+    co_return;
+  }
+  ExtractReport report;
+  sched::EndpointMetrics m = extract_metrics(e->target.engine, w.page, clock.now(), &report);
+  on_success(e, std::move(m), report);
+}
+
+http::Awaitable<void> DataLayer::Core::fetch_models(const EntryPtr& e) {
+  Worker& w = *e->worker;
+  http::Request req{http::Verb::get, "/v1/models", 11};
+  req.set(http::Field::accept, "application/json");
+  models_fetches.fetch_add(1, std::memory_order_relaxed);
+  auto res = co_await w.client.request(e->upstream, req);
+  if (e->stopped) co_return;
+  std::shared_ptr<const ModelList> list;
+  if (res && res->result() == http::Status::ok) {
+    if (auto v = w.json_parser.parse(res->body()); v && v->is_object()) {
+      auto out = std::make_shared<ModelList>();
+      if (const auto* data = v->get_object().if_contains("data"); data != nullptr && data->is_array()) {
+        for (const auto& m : data->get_array()) {
+          const auto* id = m.is_object() ? m.get_object().if_contains("id") : nullptr;
+          if (id == nullptr || !id->is_string()) continue;
+          out->ids.emplace_back(id->get_string());
+          out->objects.push_back(boost::json::serialize(m));
+        }
+        list = std::move(out);
+      }
+    }
+  }
+  if (!list) log::debug("endpoint models unknown", log::kv("endpoint", e->target.spec.id));
+  auto cur = e->models.load(std::memory_order_acquire);
+  const bool same = (cur == nullptr && list == nullptr) ||
+                    (cur && list && cur->ids == list->ids && cur->objects == list->objects);
+  if (same) co_return;
+  e->models.store(list, std::memory_order_release);
+  std::lock_guard lock(mu);
+  if (!stopped) rebuild_models();
+}
+
+http::Awaitable<void> DataLayer::Core::scrape_loop(EntryPtr e) {
+  const auto interval = std::chrono::duration_cast<SteadyClock::duration>(e->target.scrape_interval);
+  // After the first scrape, scrapes run on a grid of the interval shared by every endpoint with that
+  // interval: a worker then wakes once per tick for all of its endpoints and their answers arrive
+  // together, which costs far less CPU than spreading them (each wake-up is a context switch).
+  auto next_tick = [interval](SteadyClock::time_point now) {
+    return SteadyClock::time_point((now.time_since_epoch() / interval + 1) * interval);
+  };
+  while (!e->stopped) {
+    co_await scrape_once(e);
+    if (e->stopped) break;
+    if (options.models_interval.count() > 0 && e->in_store && clock.now() >= e->next_models_fetch) {
+      e->next_models_fetch = clock.now() + options.models_interval;
+      co_await fetch_models(e);
+      if (e->stopped) break;
+    }
+    e->timer.expires_at(next_tick(SteadyClock::now()));  // a missed tick is skipped, not made up
+    co_await e->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+DataLayer::DataLayer(sched::EndpointStore& store, const Clock& clock, DataLayerOptions options)
+    : core_(std::make_shared<Core>(store, clock, options)) {}
+
+void DataLayer::attach(std::vector<asio::any_io_executor> executors) {
+  http::ClientOptions co;
+  co.connect_timeout = core_->options.scrape_timeout;
+  co.first_byte_timeout = core_->options.scrape_timeout;
+  co.idle_timeout = core_->options.scrape_timeout;
+  co.max_idle_per_upstream = 2;
+  co.max_response_body_bytes = core_->options.max_metrics_bytes;
+  std::lock_guard lock(core_->mu);
+  for (auto& ex : executors) core_->workers.push_back(std::make_shared<Worker>(ex, co));
+}
+
+DataLayer::~DataLayer() { stop(); }
+
+Result<void> DataLayer::apply(std::vector<EndpointTarget> targets) {
+  if (auto r = check_targets(targets); !r) return r;
+  Core& c = *core_;
+  std::lock_guard lock(c.mu);
+  if (c.stopped) return {};
+  if (c.workers.empty()) return make_error(ErrorCode::kInternal, "data layer: apply() before attach()");
+  std::map<std::string, EndpointTarget*, std::less<>> wanted;
+  for (auto& t : targets) wanted[t.spec.id] = &t;
+  std::vector<EntryPtr> gone;
+  for (const auto& [id, e] : c.entries) {
+    auto it = wanted.find(id);
+    if (it == wanted.end() || !(*it->second == e->target)) gone.push_back(e);
+  }
+  for (const auto& e : gone) {
+    c.stop_entry(e);
+    c.entries.erase(e->target.spec.id);
+    log::info("endpoint removed", log::kv("endpoint", e->target.spec.id));
+  }
+  for (auto& [id, t] : wanted) {
+    if (c.entries.count(id) != 0) continue;
+    auto w = *std::min_element(c.workers.begin(), c.workers.end(),
+                               [](const auto& a, const auto& b) { return a->load < b->load; });
+    auto e = std::make_shared<Entry>(std::move(*t), w);
+    log::info("endpoint added", log::kv("endpoint", e->target.spec.id), log::kv("address", e->upstream.key()),
+              log::kv("engine", to_string(e->target.engine)));
+    c.start_entry(e);
+  }
+  c.rebuild_models();
+  return {};
+}
+
+void DataLayer::stop() {
+  Core& c = *core_;
+  std::lock_guard lock(c.mu);
+  if (c.stopped) return;
+  c.stopped = true;
+  for (const auto& [id, e] : c.entries) c.stop_entry(e);
+  c.entries.clear();
+  c.workers.clear();
+  c.rebuild_models();
+}
+
+std::vector<EndpointStatus> DataLayer::status() const {
+  std::vector<EntryPtr> entries;
+  {
+    std::lock_guard lock(core_->mu);
+    for (const auto& [id, e] : core_->entries) entries.push_back(e);
+  }
+  std::vector<EndpointStatus> out;
+  out.reserve(entries.size());
+  for (const auto& e : entries) {
+    EndpointStatus s;
+    s.target = e->target;
+    s.ready = e->in_store.load();
+    s.last_success = Nanos(e->last_success_ns.load());
+    s.last_attempt = Nanos(e->last_attempt_ns.load());
+    s.scrapes = e->scrapes.load();
+    s.failures = e->failures.load();
+    if (auto err = e->last_error.load()) s.last_error = *err;
+    if (auto m = e->missing.load()) s.missing_metrics = *m;
+    s.metrics = e->last_metrics.load();
+    if (auto list = e->models.load()) s.models = std::make_shared<const std::vector<std::string>>(list->ids);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::shared_ptr<const ModelIndex> DataLayer::models() const {
+  return core_->models.load(std::memory_order_acquire);
+}
+
+DataLayerStats DataLayer::stats() const {
+  return DataLayerStats{core_->scrapes.load(), core_->scrape_errors.load(), core_->publishes.load(),
+                        core_->models_fetches.load()};
+}
+
+}  // namespace llmd::router

@@ -1,0 +1,105 @@
+#pragma once
+// The router's data layer: keeps the scheduler's EndpointStore in step with discovery and with each
+// endpoint's health, scraping /metrics (and, less often, /v1/models) of every endpoint.
+//
+// Scrapes are coroutines spread over the given event loops (the HTTP server's workers), one per
+// endpoint, each on its own timer; every loop has one keep-alive HTTP client and one reusable metrics
+// page, so there is no thread per endpoint and steady-state parsing does not allocate.
+//
+// Readiness: an endpoint joins the store (becomes schedulable) after its first good scrape and leaves
+// it when no scrape has succeeded for `staleness_threshold`, as llm-d removes non-ready pods; its
+// metrics' update_time says how fresh they are. Endpoints with a zero scrape interval are not scraped
+// and are always ready.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "router/discovery.h"
+#include "sched/endpoint.h"
+
+namespace llmd::router {
+
+struct DataLayerOptions {
+  // An endpoint whose last good scrape is older than this leaves the scheduling set.
+  Nanos staleness_threshold = std::chrono::seconds(2);
+  // Connect, first byte and body gaps of one scrape.
+  std::chrono::milliseconds scrape_timeout{1000};
+  // Period of GET /v1/models per ready endpoint; zero disables it (models stay unknown).
+  Nanos models_interval = std::chrono::seconds(5);
+  size_t max_metrics_bytes = 8 * 1024 * 1024;
+  // Unchanged metrics are republished (fresh update_time) at least this often.
+  Nanos republish_age = std::chrono::seconds(1);
+};
+
+// The models the ready endpoints serve, as their /v1/models lists say.
+struct ModelIndex {
+  // Every ready endpoint reported its list; only then can a model be called unknown (404).
+  bool complete = false;
+  size_t ready_endpoints = 0;
+  // Model id → host:port of the ready endpoints serving it.
+  std::unordered_map<std::string, std::vector<std::string>> servers;
+  // The aggregated /v1/models response: the union of the endpoints' model objects, first seen wins.
+  std::string list_body;
+
+  // Null when the index is incomplete or every ready endpoint serves the model (no restriction);
+  // otherwise the endpoints serving it (empty: nobody, a 404).
+  const std::vector<std::string>* restrict_to(std::string_view model) const;
+};
+
+struct EndpointStatus {
+  EndpointTarget target;
+  bool ready = false;
+  Nanos last_success{0};  // Clock::now() of the last good scrape; zero if never
+  Nanos last_attempt{0};
+  uint64_t scrapes = 0;
+  uint64_t failures = 0;
+  std::string last_error;
+  std::string missing_metrics;                             // core attributes absent from the last good page
+  std::shared_ptr<const sched::EndpointMetrics> metrics;   // last extracted; null if never
+  std::shared_ptr<const std::vector<std::string>> models;  // null: unknown
+};
+
+struct DataLayerStats {
+  uint64_t scrapes = 0;
+  uint64_t scrape_errors = 0;
+  uint64_t metric_publishes = 0;  // snapshots published because metrics changed or aged
+  uint64_t models_fetches = 0;
+};
+
+class DataLayer {
+ public:
+  // `store` and `clock` must outlive the DataLayer and any coroutine it started.
+  DataLayer(sched::EndpointStore& store, const Clock& clock, DataLayerOptions options = {});
+  ~DataLayer();
+  DataLayer(const DataLayer&) = delete;
+  DataLayer& operator=(const DataLayer&) = delete;
+
+  // Sets the event loops that run the scrapes (at least one), e.g. the HTTP server's workers. Call
+  // once, before apply(). stop() must run before the loops' io_contexts are destroyed.
+  void attach(std::vector<boost::asio::any_io_executor> executors);
+  // Replaces the endpoint set: new ids start scraping, removed ids stop and leave the store, changed
+  // ones restart. Thread-safe. kConfig on duplicate ids (nothing changes then).
+  Result<void> apply(std::vector<EndpointTarget> targets);
+  // Stops every scraper (asynchronously, on their loops), removes all endpoints from the store and
+  // drops this object's references to the loops' clients. Idempotent.
+  void stop();
+
+  std::vector<EndpointStatus> status() const;
+  std::shared_ptr<const ModelIndex> models() const;
+  DataLayerStats stats() const;
+
+ private:
+  struct Core;
+  std::shared_ptr<Core> core_;
+};
+
+}  // namespace llmd::router

@@ -1,0 +1,553 @@
+#include "router/gateway.h"
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <optional>
+#include <stdexcept>
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+
+#include "http/sse.h"
+#include "log/log.h"
+#include "router/request_fields.h"
+
+namespace llmd::router {
+
+namespace {
+
+using http::Field;
+using http::Status;
+
+bool is_hop_by_hop(Field f) {
+  switch (f) {
+    case Field::connection:
+    case Field::keep_alive:
+    case Field::proxy_connection:
+    case Field::transfer_encoding:
+    case Field::te:
+    case Field::trailer:
+    case Field::upgrade:
+    case Field::proxy_authenticate:
+    case Field::proxy_authorization:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Removes what must not travel upstream: hop-by-hop headers, the client's Host (the upstream's is
+// set by the client library), Expect (the body has been received in full) and the headers only the
+// gateway may set.
+void strip_request_headers(http::Request& req) {
+  for (Field f :
+       {Field::connection, Field::keep_alive, Field::proxy_connection, Field::transfer_encoding, Field::te,
+        Field::trailer, Field::upgrade, Field::host, Field::content_length, Field::expect}) {
+    req.erase(f);
+  }
+  for (std::string_view h : kInternalHeaders) req.erase(h);
+}
+
+std::string error_body(Status status, std::string_view message, std::string_view param) {
+  if (param.empty()) return http::openai_error_body(status, message);
+  boost::json::object error;
+  error["message"] = message;
+  error["type"] = "BadRequestError";
+  error["param"] = param;
+  error["code"] = static_cast<int>(status);
+  boost::json::object root;
+  root["error"] = std::move(error);
+  return boost::json::serialize(root);
+}
+
+http::Response error_reply(Status status, std::string_view message, std::string_view param,
+                           std::string_view reason, const std::string& request_id, unsigned version,
+                           bool keep_alive) {
+  http::Response res = http::json_response(status, error_body(status, message, param), version, keep_alive);
+  if (!reason.empty()) res.set(kDroppedReasonHeader, reason);
+  if (!request_id.empty()) res.set(kRequestIdHeader, request_id);
+  return res;
+}
+
+bool contains_ci(std::string_view haystack, std::string_view needle) {
+  auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
+                        [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+  return it != haystack.end();
+}
+
+// The integer after `"<key>":` (JSON whitespace allowed) in `text`, if any.
+std::optional<int64_t> int_after_key(std::string_view text, std::string_view quoted_key) {
+  size_t at = text.find(quoted_key);
+  if (at == std::string_view::npos) return std::nullopt;
+  at += quoted_key.size();
+  while (at < text.size() && (text[at] == ' ' || text[at] == ':' || text[at] == '\n' || text[at] == '\t'))
+    ++at;
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(text.data() + at, text.data() + text.size(), v);
+  if (ec != std::errc() || p == text.data() + at) return std::nullopt;
+  return v;
+}
+
+// usage.prompt_tokens / usage.completion_tokens of an OpenAI response object, when present. A scan
+// after the "usage" key rather than a parse of the whole response: the response hooks need two
+// integers, and vLLM always writes them in that object (other objects carry no such keys).
+void read_usage(std::string_view json_text, sched::ResponseCompletion& c) {
+  const size_t at = json_text.rfind("\"usage\"");
+  if (at == std::string_view::npos) return;
+  const std::string_view usage = json_text.substr(at);
+  if (auto v = int_after_key(usage, "\"prompt_tokens\""); v && *v >= 0) c.prompt_tokens = *v;
+  if (auto v = int_after_key(usage, "\"completion_tokens\""); v && *v >= 0) c.completion_tokens = *v;
+}
+
+// Position of `chosen` among the decision's candidates (the snapshot's endpoints, in order, restricted
+// to the subset when one was used): the index producers key their per-candidate data by.
+uint32_t candidate_index(const sched::EndpointSnapshot& snap, const sched::Endpoint* chosen,
+                         const std::vector<std::string>* subset) {
+  uint32_t i = 0;
+  for (const auto& e : snap.endpoints) {
+    if (e.get() == chosen) return i;
+    if (subset != nullptr && std::find(subset->begin(), subset->end(), e->host_port) == subset->end())
+      continue;
+    ++i;
+  }
+  return UINT32_MAX;
+}
+
+}  // namespace
+
+std::string make_request_id(Rng& rng) {
+  const uint64_t hi = (rng() & 0xffffffffffff0fffull) | 0x0000000000004000ull;  // version 4
+  const uint64_t lo = (rng() & 0x3fffffffffffffffull) | 0x8000000000000000ull;  // RFC 4122 variant
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(36, '-');
+  size_t pos = 0;
+  auto put = [&](uint64_t v, int nibbles) {
+    for (int i = nibbles - 1; i >= 0; --i) out[pos++] = kHex[(v >> (4 * i)) & 0xf];
+  };
+  put(hi >> 32, 8);
+  ++pos;
+  put((hi >> 16) & 0xffff, 4);
+  ++pos;
+  put(hi & 0xffff, 4);
+  ++pos;
+  put(lo >> 48, 4);
+  ++pos;
+  put(lo & 0xffffffffffffull, 12);
+  return out;
+}
+
+struct Gateway::Worker {
+  Worker(http::asio::any_io_executor ex, const http::ClientOptions& o, uint64_t seed)
+      : client(ex, o), rng(seed) {}
+  http::Client client;
+  json::Parser parser;
+  Rng rng;
+  std::atomic<uint64_t> connect_retries{0};
+  std::atomic<uint64_t> upstream_failures{0};
+  std::atomic<uint64_t> client_disconnects{0};
+};
+
+// One scheduled attempt: owns the decision and reports its completion to the response hooks exactly
+// once, also when the handler ends by an error, a disconnect or cancellation.
+struct Gateway::Exchange {
+  Exchange(const sched::Scheduler& s, const sched::LLMRequest& r, sched::SchedulingResult res)
+      : scheduler(s), request(r), result(std::move(res)) {}
+  ~Exchange() { scheduler.response_complete(request, result, completion); }
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  const sched::Scheduler& scheduler;
+  const sched::LLMRequest& request;
+  sched::SchedulingResult result;
+  sched::ResponseCompletion completion{sched::TerminationCause::kError, -1, -1};
+};
+
+struct Gateway::ForwardContext {
+  const sched::Endpoint* endpoint = nullptr;
+  Gateway::Exchange* exchange = nullptr;  // null: not scheduled (passthrough)
+  RequestSeries* series = nullptr;        // null: not an inference request
+  bool stream = true;
+  Nanos start{0};
+  unsigned version = 11;
+  bool keep_alive = true;
+  std::string request_id;
+};
+
+Gateway::Gateway(const sched::Scheduler& scheduler, const sched::EndpointStore& store, const DataLayer& data,
+                 EppMetrics& metrics, const Clock& clock, GatewayOptions options)
+    : scheduler_(scheduler),
+      store_(store),
+      data_(data),
+      metrics_(metrics),
+      clock_(clock),
+      options_(options) {}
+
+Gateway::~Gateway() = default;
+
+void Gateway::bind(http::Server& server) {
+  http::ClientOptions co;
+  co.connect_timeout = options_.connect_timeout;
+  co.first_byte_timeout = options_.first_byte_timeout;
+  co.idle_timeout = options_.idle_timeout;
+  co.max_response_body_bytes = options_.max_response_bytes;
+  co.max_idle_per_upstream = options_.max_idle_per_upstream;
+  workers_.clear();
+  for (unsigned i = 0; i < server.worker_count(); ++i) {
+    workers_.push_back(std::make_unique<Worker>(server.worker_executor(i), co, options_.seed + i));
+  }
+}
+
+void Gateway::unbind() { workers_.clear(); }
+
+Gateway::Worker& Gateway::worker() {
+  const int w = http::current_worker();
+  // Handlers only run on the server's workers, and bind() made one Worker per worker.
+  return *workers_.at(static_cast<size_t>(w < 0 ? 0 : w));
+}
+
+GatewayStats Gateway::stats() const {
+  GatewayStats s;
+  for (const auto& w : workers_) {
+    s.connect_retries += w->connect_retries.load(std::memory_order_relaxed);
+    s.upstream_failures += w->upstream_failures.load(std::memory_order_relaxed);
+    s.client_disconnects += w->client_disconnects.load(std::memory_order_relaxed);
+  }
+  return s;
+}
+
+void Gateway::add_routes(http::Router& router) {
+  router.add(http::Verb::post, "/v1/completions", [this](http::Request& req, http::Responder& res) {
+    return handle_inference(req, res, sched::RequestKind::kCompletions);
+  });
+  router.add(http::Verb::post, "/v1/chat/completions", [this](http::Request& req, http::Responder& res) {
+    return handle_inference(req, res, sched::RequestKind::kChatCompletions);
+  });
+  router.add(http::Verb::get, "/v1/models",
+             [this](http::Request& req, http::Responder& res) { return handle_models(req, res); });
+  router.set_fallback(
+      [this](http::Request& req, http::Responder& res) { return handle_passthrough(req, res); });
+}
+
+http::Awaitable<void> Gateway::handle_inference(http::Request& req, http::Responder& res,
+                                                sched::RequestKind kind) {
+  Worker& w = worker();
+  ForwardContext ctx;
+  ctx.start = clock_.now();
+  ctx.version = req.version();
+  ctx.keep_alive = req.keep_alive();
+  strip_request_headers(req);
+  if (auto it = req.find(kRequestIdHeader); it != req.end() && !it->value().empty()) {
+    ctx.request_id = std::string(it->value());
+  } else {
+    ctx.request_id = make_request_id(w.rng);
+    req.set(kRequestIdHeader, ctx.request_id);
+  }
+
+  sched::LLMRequest lr;
+  lr.kind = kind;
+  lr.request_id = ctx.request_id;
+  RequestFields fields;
+  if (auto r = parse_request_fields(req.body(), w.parser, lr, fields); !r) {
+    RequestSeries& s = metrics_.series(lr.model, lr.model);
+    s.total->inc();
+    metrics_.count_error(s, RequestError::kBadRequest);
+    const Status st =
+        r.error().code == ErrorCode::kResourceExhausted ? Status::payload_too_large : Status::bad_request;
+    co_await res.send(error_reply(st, r.error().message, fields.error_param, {}, ctx.request_id, ctx.version,
+                                  ctx.keep_alive));
+    co_return;
+  }
+  lr.headers.reserve(16);
+  for (const auto& f : req) {
+    std::string name(f.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    lr.headers.emplace_back(std::move(name), std::string(f.value()));
+  }
+  ctx.series = &metrics_.series(lr.model, lr.effective_model());
+  ctx.series->total->inc();
+  ctx.stream = fields.stream;
+
+  auto models = data_.models();
+  const std::vector<std::string>* restrict = models->restrict_to(lr.effective_model());
+  if (restrict != nullptr&& restrict->empty()) {
+    metrics_.count_error(*ctx.series, RequestError::kNotFound);
+    co_await res.send(error_reply(Status::not_found,
+                                  fmt::format("The model `{}` does not exist.", lr.effective_model()), {}, {},
+                                  ctx.request_id, ctx.version, ctx.keep_alive));
+    co_return;
+  }
+
+  std::vector<std::string> subset;  // used when restricted to the model's servers or after failed connects
+  bool use_subset = restrict != nullptr;
+  if (use_subset) subset = * restrict;
+  std::vector<std::string> previous_headers;  // set by the last attempt's PreRequest plugins
+  Error connect_error;
+  for (int attempt = 0;; ++attempt) {
+    Result<sched::SchedulingResult> sr =
+        use_subset ? scheduler_.schedule(lr, w.rng, subset) : scheduler_.schedule(lr, w.rng);
+    if (!sr) {
+      if (attempt > 0) {
+        w.upstream_failures.fetch_add(1, std::memory_order_relaxed);
+        metrics_.count_error(*ctx.series, RequestError::kModelServerError);
+        co_await res.send(error_reply(Status::bad_gateway,
+                                      "no endpoint could be reached: " + connect_error.message, {}, {},
+                                      ctx.request_id, ctx.version, ctx.keep_alive));
+        co_return;
+      }
+      Status st = Status::internal_server_error;
+      std::string_view reason;
+      RequestError kind_of_error = RequestError::kInternal;
+      if (sr.error().code == ErrorCode::kUnavailable) {
+        st = Status::service_unavailable;
+        reason = "rejected-no-endpoints";
+        kind_of_error = RequestError::kServiceUnavailable;
+      } else if (sr.error().code == ErrorCode::kResourceExhausted) {
+        st = Status::too_many_requests;
+        reason = "rejected-saturated";
+        kind_of_error = RequestError::kResourceExhausted;
+      }
+      metrics_.count_error(*ctx.series, kind_of_error);
+      co_await res.send(
+          error_reply(st, sr.error().message, {}, reason, ctx.request_id, ctx.version, ctx.keep_alive));
+      co_return;
+    }
+    Exchange ex(scheduler_, lr, std::move(*sr));
+    ctx.exchange = &ex;
+    ctx.endpoint = ex.result.primary_endpoint();
+    if (ctx.endpoint == nullptr) {
+      metrics_.count_error(*ctx.series, RequestError::kInternal);
+      co_await res.send(error_reply(Status::internal_server_error, "scheduling produced no target endpoint",
+                                    {}, {}, ctx.request_id, ctx.version, ctx.keep_alive));
+      co_return;
+    }
+    metrics_.observe_prefix_hit(
+        ex.result, *ctx.endpoint,
+        candidate_index(*ex.result.snapshot, ctx.endpoint, use_subset ? &subset : nullptr));
+    for (const auto& name : previous_headers) req.erase(name);
+    previous_headers.clear();
+    for (const auto& [name, value] : ex.result.request_headers) {
+      req.set(name, value);
+      previous_headers.push_back(name);
+    }
+
+    const Forwarded f = co_await forward(w, req, res, ctx, connect_error);
+    if (f == Forwarded::kDone) co_return;
+    // Nothing reached the client: try another endpoint, without the ones that failed.
+    if (attempt + 1 >= options_.max_attempts) {
+      w.upstream_failures.fetch_add(1, std::memory_order_relaxed);
+      metrics_.count_error(*ctx.series, RequestError::kModelServerError);
+      co_await res.send(error_reply(Status::bad_gateway, connect_error.message, {}, {}, ctx.request_id,
+                                    ctx.version, ctx.keep_alive));
+      co_return;
+    }
+    w.connect_retries.fetch_add(1, std::memory_order_relaxed);
+    if (!use_subset) {
+      auto snap = store_.snapshot();
+      for (const auto& e : snap->endpoints) subset.push_back(e->host_port);
+      use_subset = true;
+    }
+    std::erase(subset, ctx.endpoint->host_port);
+  }
+}
+
+http::Awaitable<void> Gateway::handle_models(http::Request& req, http::Responder& res) {
+  auto models = data_.models();
+  if (models->ready_endpoints == 0) {
+    co_await res.send(error_reply(Status::service_unavailable, "no endpoints available", {},
+                                  "rejected-no-endpoints", {}, req.version(), req.keep_alive()));
+    co_return;
+  }
+  if (!models->complete && models->servers.empty()) {
+    // Nobody has reported a list yet: let an endpoint answer.
+    co_await handle_passthrough(req, res);
+    co_return;
+  }
+  co_await res.send(http::json_response(Status::ok, models->list_body, req.version(), req.keep_alive()));
+}
+
+http::Awaitable<void> Gateway::handle_passthrough(http::Request& req, http::Responder& res) {
+  Worker& w = worker();
+  ForwardContext ctx;
+  ctx.start = clock_.now();
+  ctx.version = req.version();
+  ctx.keep_alive = req.keep_alive();
+  ctx.stream = true;
+  strip_request_headers(req);
+  if (auto it = req.find(kRequestIdHeader); it != req.end() && !it->value().empty()) {
+    ctx.request_id = std::string(it->value());
+  } else {
+    ctx.request_id = make_request_id(w.rng);
+    req.set(kRequestIdHeader, ctx.request_id);
+  }
+  auto snap = store_.snapshot();
+  std::vector<const sched::Endpoint*> candidates;
+  candidates.reserve(snap->endpoints.size());
+  for (const auto& e : snap->endpoints) candidates.push_back(e.get());
+  Error connect_error;
+  for (int attempt = 0; attempt < options_.max_attempts && !candidates.empty(); ++attempt) {
+    const size_t i = w.rng.below(candidates.size());
+    ctx.endpoint = candidates[i];
+    const Forwarded f = co_await forward(w, req, res, ctx, connect_error);
+    if (f == Forwarded::kDone) co_return;
+    w.connect_retries.fetch_add(1, std::memory_order_relaxed);
+    candidates.erase(candidates.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+  if (connect_error.message.empty()) {
+    co_await res.send(error_reply(Status::service_unavailable, "no endpoints available", {},
+                                  "rejected-no-endpoints", ctx.request_id, ctx.version, ctx.keep_alive));
+  } else {
+    w.upstream_failures.fetch_add(1, std::memory_order_relaxed);
+    co_await res.send(error_reply(Status::bad_gateway, connect_error.message, {}, {}, ctx.request_id,
+                                  ctx.version, ctx.keep_alive));
+  }
+}
+
+namespace {
+
+// Response hooks may add headers (e.g. x-session-token); they get an empty list and whatever they put
+// there is set on the client's response.
+template <class Head>
+void finish_head(Head& head, const sched::Endpoint& endpoint, const std::string& request_id,
+                 Gateway::Exchange* exchange, const sched::Scheduler& scheduler) {
+  head.set(kServedHeader, endpoint.host_port);
+  head.set(kRequestIdHeader, request_id);
+  if (exchange != nullptr) {
+    sched::HeaderList added;
+    scheduler.response_received(exchange->request, exchange->result, added);
+    for (const auto& [name, value] : added) head.set(name, value);
+  }
+}
+
+}  // namespace
+
+http::Awaitable<Gateway::Forwarded> Gateway::forward(Worker& w, http::Request& req, http::Responder& res,
+                                                     ForwardContext& ctx, Error& connect_error) {
+  const sched::Scheduler& scheduler = scheduler_;
+  EppMetrics& metrics = metrics_;
+  const Clock& clock = clock_;
+  const http::Upstream up{ctx.endpoint->address, ctx.endpoint->port};
+  sched::ResponseCompletion completion{sched::TerminationCause::kError, -1, -1};
+  bool client_gone = false;
+  int status = 0;
+  bool accounted = false;  // duration and upstream status recorded
+  // Records the upstream's answer; before the response is sent, so the metrics are current when the
+  // client sees it.
+  auto account = [&] {
+    accounted = true;
+    if (ctx.series == nullptr) return;
+    ctx.series->duration->observe(to_seconds(clock.now() - ctx.start));
+    if (status / 100 != 2) metrics.count_error(*ctx.series, RequestError::kModelServerError);
+  };
+  Result<void> outcome;
+
+  if (!ctx.stream) {
+    auto r = co_await w.client.request(up, req);
+    if (r) {
+      http::Response& out = *r;
+      status = out.result_int();
+      for (Field f : {Field::connection, Field::keep_alive, Field::proxy_connection, Field::transfer_encoding,
+                      Field::te, Field::trailer, Field::upgrade}) {
+        out.erase(f);
+      }
+      out.version(ctx.version);
+      out.keep_alive(ctx.keep_alive);
+      finish_head(out, *ctx.endpoint, ctx.request_id, ctx.exchange, scheduler);
+      if (auto ct = out.find(Field::content_type); ct != out.end() && contains_ci(ct->value(), "json")) {
+        read_usage(out.body(), completion);
+      }
+      account();
+      const bool sent = co_await res.send(std::move(out));
+      client_gone = !sent;
+    } else {
+      outcome = r.error();
+    }
+  } else {
+    bool first = true;
+    bool is_sse = false;
+    http::SseParser sse;
+    http::StreamHandler handler;
+    handler.on_head = [&](const http::ResponseHead& head) -> http::Awaitable<bool> {
+      status = head.result_int();
+      http::ResponseHead out;
+      out.result(head.result());
+      out.version(ctx.version);
+      for (const auto& f : head) {
+        if (is_hop_by_hop(f.name()) || f.name() == Field::content_length) continue;
+        out.insert(f.name_string(), f.value());
+      }
+      if (auto ct = head.find(Field::content_type); ct != head.end()) {
+        is_sse = contains_ci(ct->value(), "text/event-stream");
+      }
+      finish_head(out, *ctx.endpoint, ctx.request_id, ctx.exchange, scheduler);
+      const bool ok = co_await res.begin_stream(std::move(out));
+      client_gone = !ok;
+      co_return ok;
+    };
+    handler.on_body = [&](std::string_view bytes) -> http::Awaitable<bool> {
+      if (ctx.exchange != nullptr) {
+        if (first && ctx.series != nullptr) ctx.series->ttft->observe(to_seconds(clock.now() - ctx.start));
+        scheduler.response_streaming(ctx.exchange->request, ctx.exchange->result,
+                                     sched::ResponseChunk{first, bytes.size()});
+        if (is_sse) {
+          sse.feed(bytes, [&](const http::SseEvent& ev) { read_usage(ev.data, completion); });
+        }
+      }
+      first = false;
+      const bool ok = co_await res.write(bytes);
+      client_gone = !ok;
+      co_return ok;
+    };
+    outcome = co_await w.client.stream(up, req, std::move(handler));
+  }
+
+  if (!outcome && outcome.error().code == ErrorCode::kConnectFailed && !res.started()) {
+    connect_error = outcome.error();
+    log::debug("upstream connect failed", log::kv("endpoint", ctx.endpoint->id),
+               log::kv("error", connect_error.message));
+    co_return Forwarded::kConnectFailed;
+  }
+
+  client_gone =
+      client_gone || res.client_gone() || (!outcome && outcome.error().code == ErrorCode::kCancelled);
+  if (!accounted && status != 0) account();
+  if (client_gone) {
+    w.client_disconnects.fetch_add(1, std::memory_order_relaxed);
+    completion.cause = sched::TerminationCause::kClientDisconnect;
+    if (ctx.exchange != nullptr) ctx.exchange->completion = completion;
+    co_return Forwarded::kDone;
+  }
+  if (!outcome) {
+    w.upstream_failures.fetch_add(1, std::memory_order_relaxed);
+    completion.cause = sched::TerminationCause::kError;
+    if (ctx.exchange != nullptr) ctx.exchange->completion = completion;
+    log::warn("upstream failed", log::kv("endpoint", ctx.endpoint->id), log::kv("request_id", ctx.request_id),
+              log::kv("error", outcome.error().message));
+    if (res.started()) {
+      // Bytes already reached the client: cut the stream so the truncation is visible to it (a handler
+      // that throws has its connection closed without the final chunk).
+      throw std::runtime_error("upstream failed mid-response: " + outcome.error().message);
+    }
+    if (ctx.series != nullptr) metrics.count_error(*ctx.series, RequestError::kModelServerError);
+    const bool timeout = outcome.error().code == ErrorCode::kTimeout;
+    co_await res.send(error_reply(timeout ? Status::gateway_timeout : Status::bad_gateway,
+                                  "upstream " + ctx.endpoint->host_port + ": " + outcome.error().message, {},
+                                  {}, ctx.request_id, ctx.version, ctx.keep_alive));
+    co_return Forwarded::kDone;
+  }
+  if (ctx.stream && res.started()) {
+    const bool finished = co_await res.finish();
+    if (!finished) {
+      w.client_disconnects.fetch_add(1, std::memory_order_relaxed);
+      completion.cause = sched::TerminationCause::kClientDisconnect;
+      if (ctx.exchange != nullptr) ctx.exchange->completion = completion;
+      co_return Forwarded::kDone;
+    }
+  }
+  completion.cause = sched::TerminationCause::kNatural;
+  if (ctx.exchange != nullptr) ctx.exchange->completion = completion;
+  co_return Forwarded::kDone;
+}
+
+}  // namespace llmd::router

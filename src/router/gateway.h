@@ -1,0 +1,103 @@
+#pragma once
+// The router's data plane: an OpenAI-compatible HTTP/1.1 reverse proxy in front of the endpoints.
+//   POST /v1/completions, /v1/chat/completions  scheduled (scheduler.md §1.2), body bytes forwarded as
+//   received GET  /v1/models                             the ready endpoints' model lists, merged anything
+//   else                               a uniformly random ready endpoint
+// Streams pass through chunk by chunk; a failed connect is retried on another endpoint (never once a
+// byte has reached the client); a client disconnect cancels the upstream exchange. Errors are OpenAI
+// JSON with x-llm-d-request-dropped-reason where llm-d sets one (§2.6).
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/random.h"
+#include "http/client.h"
+#include "http/server.h"
+#include "json/json.h"
+#include "router/data_layer.h"
+#include "router/epp_metrics.h"
+#include "sched/scheduler.h"
+
+namespace llmd::router {
+
+// Headers only the gateway may set. Clients' copies are removed before forwarding (the Go EPP keeps
+// them; llmd is stricter so that a client cannot steer P/D or endpoint selection).
+inline constexpr std::string_view kInternalHeaders[] = {
+    "x-prefiller-host-port",     "x-gateway-destination-endpoint", "x-gateway-destination-endpoint-served",
+    "x-data-parallel-host-port", "x-encoder-hosts-ports",          "x-kv-cache-source-host-port",
+};
+inline constexpr std::string_view kRequestIdHeader = "x-request-id";
+inline constexpr std::string_view kServedHeader = "x-gateway-destination-endpoint-served";
+inline constexpr std::string_view kDroppedReasonHeader = "x-llm-d-request-dropped-reason";
+
+struct GatewayOptions {
+  std::chrono::milliseconds connect_timeout{2'000};
+  // From the request written to the response head (prefill of a long prompt can take minutes).
+  std::chrono::milliseconds first_byte_timeout{600'000};
+  // Longest gap between response bytes.
+  std::chrono::milliseconds idle_timeout{600'000};
+  size_t max_response_bytes = 64 * 1024 * 1024;  // non-streamed responses are read whole
+  size_t max_idle_per_upstream = 512;
+  // Endpoints tried when connects fail (the first included).
+  int max_attempts = 3;
+  uint64_t seed = 0x6c6c6d64;
+};
+
+struct GatewayStats {
+  uint64_t connect_retries = 0;
+  uint64_t upstream_failures = 0;
+  uint64_t client_disconnects = 0;
+};
+
+class Gateway {
+ public:
+  Gateway(const sched::Scheduler& scheduler, const sched::EndpointStore& store, const DataLayer& data,
+          EppMetrics& metrics, const Clock& clock, GatewayOptions options = {});
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // Adds the gateway's routes (and fallback) to `router`.
+  void add_routes(http::Router& router);
+  // Creates the per-worker state (upstream client, JSON parser, Rng) on the server's loops. Call after
+  // constructing the server and before start().
+  void bind(http::Server& server);
+  // Drops the per-worker state; call after the server's workers stopped, before it is destroyed.
+  void unbind();
+
+  GatewayStats stats() const;
+
+  // Implementation details, named here so the .cc's helpers can use them.
+  struct Worker;
+  struct Exchange;
+  struct ForwardContext;
+  enum class Forwarded { kDone, kConnectFailed };
+
+ private:
+  Worker& worker();
+  // Sends `req` to ctx.endpoint and relays the answer. Every outcome but a connect failure (which the
+  // caller may retry elsewhere, its error in `connect_error`) is fully handled: relayed, turned into
+  // 502/504, or recorded as a client disconnect.
+  http::Awaitable<Forwarded> forward(Worker& w, http::Request& req, http::Responder& res, ForwardContext& ctx,
+                                     Error& connect_error);
+  http::Awaitable<void> handle_inference(http::Request& req, http::Responder& res, sched::RequestKind kind);
+  http::Awaitable<void> handle_models(http::Request& req, http::Responder& res);
+  http::Awaitable<void> handle_passthrough(http::Request& req, http::Responder& res);
+
+  const sched::Scheduler& scheduler_;
+  const sched::EndpointStore& store_;
+  const DataLayer& data_;
+  EppMetrics& metrics_;
+  const Clock& clock_;
+  const GatewayOptions options_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+// A version-4 UUID from `rng` (request ids).
+std::string make_request_id(Rng& rng);
+
+}  // namespace llmd::router

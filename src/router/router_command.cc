@@ -1,0 +1,265 @@
+#include "router/router_command.h"
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "common/clock.h"
+#include "config/config.h"
+#include "http/server.h"
+#include "log/log.h"
+#include "router/admin.h"
+#include "router/data_layer.h"
+#include "router/discovery.h"
+#include "router/epp_metrics.h"
+#include "router/gateway.h"
+#include "sched/builtin_plugins.h"
+#include "sched/picker_config.h"
+#include "sched/scheduler.h"
+
+namespace llmd::router {
+
+namespace {
+
+struct RouterOptions {
+  std::string host = "0.0.0.0";
+  uint16_t port = 8081;
+  std::string admin_host = "0.0.0.0";
+  uint16_t admin_port = 9090;
+  unsigned threads = 0;
+  std::vector<std::string> endpoints;
+  std::string discovery_file;
+  std::string discovery_poll = "1s";
+  std::string ns = "default";
+  std::string config_file;
+  std::string config_text;
+  std::string refresh_metrics_interval = "50ms";
+  std::string staleness = "2s";
+  std::string scrape_timeout = "1s";
+  std::string models_interval = "5s";
+  std::string pool_name = "llmd";
+  std::string connect_timeout = "2s";
+  std::string upstream_timeout = "10m";
+  int max_attempts = 3;
+  size_t max_body_bytes = 64 * 1024 * 1024;
+  uint64_t seed = 0;
+};
+
+// Go-style durations ("50ms", "1m30s"), decoded by the config library so flags and files agree.
+Result<Nanos> parse_duration(std::string_view flag, const std::string& text) {
+  auto node = config::parse(fmt::format("\"{}\"", text), flag);
+  int64_t ns = 0;
+  config::Decoder d;
+  if (!node || !d.to_duration_ns(*node, ns)) {
+    return make_error(ErrorCode::kConfig,
+                      fmt::format("{}: \"{}\" is not a duration such as 50ms or 2s", flag, text));
+  }
+  return Nanos(ns);
+}
+
+Result<std::string> read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(ErrorCode::kConfig, fmt::format("cannot read {}", path));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int run(const RouterOptions& o) {
+  const Clock& clock = SystemClock::instance();
+  auto fail = [](const Error& e) {
+    log::error("llmd router: " + e.message);
+    return 2;
+  };
+
+  Nanos interval, staleness, scrape_timeout, models_interval, discovery_poll, connect_timeout,
+      upstream_timeout;
+  for (auto [flag, text, out] :
+       {std::tuple{"--refresh-metrics-interval", &o.refresh_metrics_interval, &interval},
+        std::tuple{"--metrics-staleness-threshold", &o.staleness, &staleness},
+        std::tuple{"--scrape-timeout", &o.scrape_timeout, &scrape_timeout},
+        std::tuple{"--models-refresh-interval", &o.models_interval, &models_interval},
+        std::tuple{"--discovery-poll-interval", &o.discovery_poll, &discovery_poll},
+        std::tuple{"--connect-timeout", &o.connect_timeout, &connect_timeout},
+        std::tuple{"--upstream-timeout", &o.upstream_timeout, &upstream_timeout}}) {
+    auto d = parse_duration(flag, *text);
+    if (!d) return fail(d.error());
+    *out = *d;
+  }
+  if (discovery_poll.count() <= 0)
+    return fail(Error(ErrorCode::kConfig, "--discovery-poll-interval must be > 0"));
+  if (o.max_attempts < 1) return fail(Error(ErrorCode::kConfig, "--max-attempts must be >= 1"));
+  if (o.endpoints.empty() && o.discovery_file.empty()) {
+    return fail(Error(ErrorCode::kConfig, "give --endpoint (repeatable) or --discovery-file"));
+  }
+
+  // Endpoints.
+  DiscoveryDefaults defaults{o.ns, interval};
+  std::vector<EndpointTarget> flag_targets;
+  for (const auto& e : o.endpoints) {
+    auto t = parse_endpoint_flag(e, defaults);
+    if (!t) return fail(t.error());
+    flag_targets.push_back(std::move(*t));
+  }
+  std::vector<EndpointTarget> file_targets;
+  if (!o.discovery_file.empty()) {
+    auto t = load_discovery_file(o.discovery_file, defaults);
+    if (!t) return fail(t.error());
+    file_targets = std::move(*t);
+  }
+  auto merged = [flag_targets](std::vector<EndpointTarget> from_file) {
+    std::vector<EndpointTarget> all = flag_targets;
+    for (auto& t : from_file) all.push_back(std::move(t));
+    return all;
+  };
+  if (auto r = check_targets(merged(file_targets)); !r) return fail(r.error());
+
+  // Scheduler.
+  std::string config_text = o.config_text;
+  std::string config_source = "--config-text";
+  if (!o.config_file.empty()) {
+    if (!config_text.empty())
+      return fail(Error(ErrorCode::kConfig, "give --config-file or --config-text, not both"));
+    auto text = read_text_file(o.config_file);
+    if (!text) return fail(text.error());
+    config_text = std::move(*text);
+    config_source = o.config_file;
+  }
+  auto plan = sched::load_scheduler_plan(config_text, sched::builtin_registry(), clock, config_source);
+  if (!plan) return fail(plan.error());
+
+  const unsigned threads = o.threads != 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  sched::EndpointStore store;
+  DataLayerOptions dopts;
+  dopts.staleness_threshold = staleness;
+  dopts.scrape_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(scrape_timeout);
+  dopts.models_interval = models_interval;
+  DataLayer data(store, clock, dopts);
+  EppMetrics metrics(clock, o.pool_name, store, threads);
+  metrics.bind_plan(*plan);
+  metrics.set_poll_error_source([&data] { return static_cast<double>(data.stats().scrape_errors); });
+  sched::Scheduler scheduler(std::move(*plan), store, clock, &metrics);
+
+  GatewayOptions gopts;
+  gopts.connect_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(connect_timeout);
+  gopts.first_byte_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(upstream_timeout);
+  gopts.idle_timeout = gopts.first_byte_timeout;
+  gopts.max_attempts = o.max_attempts;
+  gopts.seed = o.seed != 0 ? o.seed : static_cast<uint64_t>(clock.wall_now().count());
+  Gateway gateway(scheduler, store, data, metrics, clock, gopts);
+
+  http::Router routes;
+  gateway.add_routes(routes);
+  http::ServerOptions sopts;
+  sopts.host = o.host;
+  sopts.port = o.port;
+  sopts.threads = threads;
+  sopts.max_body_bytes = o.max_body_bytes;
+  sopts.server_header = "llmd-router";
+  // Streams of long generations outlast the server's default idle/read bounds only through writes,
+  // which reset the write timer; the read timeout covers receiving the request alone.
+  auto server = std::make_unique<http::Server>(sopts, std::move(routes));
+  gateway.bind(*server);
+  std::vector<boost::asio::any_io_executor> executors;
+  for (unsigned i = 0; i < server->worker_count(); ++i) executors.push_back(server->worker_executor(i));
+  data.attach(executors);
+
+  http::Router admin_routes;
+  add_admin_routes(admin_routes, AdminContext{&data, &metrics, &store, &clock});
+  http::ServerOptions aopts;
+  aopts.host = o.admin_host;
+  aopts.port = o.admin_port;
+  aopts.threads = 1;
+  aopts.server_header = "llmd-router";
+  auto admin = std::make_unique<http::Server>(aopts, std::move(admin_routes));
+
+  if (auto r = data.apply(merged(file_targets)); !r) return fail(r.error());
+  std::shared_ptr<DiscoveryWatcher> watcher;
+  if (!o.discovery_file.empty()) {
+    watcher = std::make_shared<DiscoveryWatcher>(
+        executors.front(), o.discovery_file, defaults,
+        std::chrono::duration_cast<std::chrono::milliseconds>(discovery_poll),
+        [&data, merged](std::vector<EndpointTarget> targets) {
+          if (auto r = data.apply(merged(std::move(targets))); !r) {
+            log::error("discovery update rejected", log::kv("error", r.error().message));
+          }
+        });
+    (void)watcher->load_initial();  // records the file's identity; the content was applied above
+    watcher->start();
+  }
+
+  if (auto r = admin->start(); !r) {
+    data.stop();
+    return fail(r.error());
+  }
+  if (auto r = server->start(); !r) {
+    data.stop();
+    admin->drain();
+    admin->wait();
+    return fail(r.error());
+  }
+  log::info("llmd router ready", log::kv("port", server->port()), log::kv("admin_port", admin->port()),
+            log::kv("endpoints", merged(file_targets).size()), log::kv("workers", server->worker_count()));
+
+  server->run_until_signal();
+  // The loops have stopped: release everything bound to them before they are destroyed.
+  if (watcher) watcher->stop();
+  data.stop();
+  gateway.unbind();
+  admin->drain();
+  admin->wait();
+  watcher.reset();
+  server.reset();
+  log::info("llmd router stopped");
+  return 0;
+}
+
+}  // namespace
+
+cli::RunFn setup_router_command(CLI::App& app) {
+  auto o = std::make_shared<RouterOptions>();
+  app.add_option("--host", o->host, "Address the gateway listens on")->capture_default_str();
+  app.add_option("--port", o->port, "Gateway port (OpenAI API)")->capture_default_str();
+  app.add_option("--admin-host", o->admin_host, "Address of the admin endpoints")->capture_default_str();
+  app.add_option("--admin-port", o->admin_port, "Port of /health, /ready, /metrics, /debug/endpoints")
+      ->capture_default_str();
+  app.add_option("--threads", o->threads, "Worker threads (0: one per core)")->capture_default_str();
+  app.add_option(
+      "--endpoint", o->endpoints,
+      "Model server host:port[,key=value...] (repeatable); keys name, namespace, engine, interval, "
+      "metrics-path, anything else is a label");
+  app.add_option("--discovery-file", o->discovery_file,
+                 "YAML or JSON endpoint list, reloaded when it changes");
+  app.add_option("--discovery-poll-interval", o->discovery_poll, "How often the discovery file is checked")
+      ->capture_default_str();
+  app.add_option("--namespace", o->ns, "Namespace part of endpoint ids")->capture_default_str();
+  app.add_option("--config-file", o->config_file,
+                 "EndpointPickerConfig YAML (default: llm-d's default config)");
+  app.add_option("--config-text", o->config_text, "EndpointPickerConfig as text");
+  app.add_option("--refresh-metrics-interval", o->refresh_metrics_interval, "Default /metrics scrape period")
+      ->capture_default_str();
+  app.add_option("--metrics-staleness-threshold", o->staleness,
+                 "An endpoint without a good scrape for this long stops receiving requests")
+      ->capture_default_str();
+  app.add_option("--scrape-timeout", o->scrape_timeout, "Timeout of one scrape")->capture_default_str();
+  app.add_option("--models-refresh-interval", o->models_interval,
+                 "Period of GET /v1/models per endpoint (0: never)")
+      ->capture_default_str();
+  app.add_option("--pool-name", o->pool_name, "`name` label of the pool gauges")->capture_default_str();
+  app.add_option("--connect-timeout", o->connect_timeout, "Upstream connect timeout")->capture_default_str();
+  app.add_option("--upstream-timeout", o->upstream_timeout, "Upstream first-byte and idle timeout")
+      ->capture_default_str();
+  app.add_option("--max-attempts", o->max_attempts, "Endpoints tried when connects fail")
+      ->capture_default_str();
+  app.add_option("--max-body-bytes", o->max_body_bytes, "Largest request body accepted")
+      ->capture_default_str();
+  app.add_option("--seed", o->seed, "Seed for tie-breaking and request ids (0: from the clock)");
+  return [o] { return run(*o); };
+}
+
+}  // namespace llmd::router

@@ -1,0 +1,105 @@
+#include "sched/registry.h"
+
+#include <gtest/gtest.h>
+
+#include "sched/builtin_plugins.h"
+
+namespace llmd::sched {
+namespace {
+
+enum Iface { kFilter, kScorer, kPicker, kHandler, kProducer };
+
+TEST(RegistryTest, BuiltinsHaveLlmdTypeNamesAndInterfaces) {
+  const std::pair<const char*, Iface> types[] = {
+      {"decode-filter", kFilter},
+      {"prefill-filter", kFilter},
+      {"label-selector-filter", kFilter},
+      {"by-label-selector", kFilter},
+      {"by-label", kFilter},
+      {"utilization-filter", kFilter},
+      {"prefix-cache-affinity-filter", kFilter},
+      {"queue-scorer", kScorer},
+      {"kv-cache-utilization-scorer", kScorer},
+      {"kv-cache-scorer", kScorer},
+      {"running-requests-size-scorer", kScorer},
+      {"load-aware-scorer", kScorer},
+      {"active-request-scorer", kScorer},
+      {"token-load-scorer", kScorer},
+      {"prefix-cache-scorer", kScorer},
+      {"no-hit-lru-scorer", kScorer},
+      {"session-affinity-scorer", kScorer},
+      {"lora-affinity-scorer", kScorer},
+      {"max-score-picker", kPicker},
+      {"random-picker", kPicker},
+      {"weighted-random-picker", kPicker},
+      {"round-robin", kPicker},
+      {"single-profile-handler", kHandler},
+      {"token-producer", kProducer},
+      {"tokenizer", kProducer},
+      {"approx-prefix-cache-producer", kProducer},
+      {"inflight-load-producer", kProducer},
+  };
+  const PluginRegistry& r = builtin_registry();
+  EXPECT_EQ(r.names().size(), std::size(types));
+  for (const auto& [type, iface] : types) {
+    auto found = r.find(type);
+    ASSERT_NE(found.entry, nullptr) << type;
+    // by-label and utilization-filter have required parameters.
+    const std::string t = found.entry->type;
+    config::Node node;
+    if (t == "by-label") node = *config::parse("{label: x, validValues: [a]}");
+    if (t == "utilization-filter")
+      node = *config::parse("{conditions: [{metric: waiting-queue, maxValue: 1}]}");
+    auto p = found.entry->factory(PluginArgs{{t, type}, node});
+    ASSERT_TRUE(p) << type << ": " << p.error().message;
+    EXPECT_EQ((*p)->typed_name().type, t);
+    EXPECT_EQ((*p)->typed_name().name, type);
+    const Plugin* pp = p->get();
+    switch (iface) {
+      case kFilter:
+        EXPECT_NE(dynamic_cast<const Filter*>(pp), nullptr) << type;
+        break;
+      case kScorer:
+        EXPECT_NE(dynamic_cast<const Scorer*>(pp), nullptr) << type;
+        break;
+      case kPicker:
+        EXPECT_NE(dynamic_cast<const Picker*>(pp), nullptr) << type;
+        break;
+      case kHandler:
+        EXPECT_NE(dynamic_cast<const ProfileHandler*>(pp), nullptr) << type;
+        break;
+      case kProducer:
+        EXPECT_NE(dynamic_cast<const DataProducer*>(pp), nullptr) << type;
+        break;
+    }
+  }
+}
+
+TEST(RegistryTest, AliasesAreDeprecatedNamesOfCanonicalTypes) {
+  const PluginRegistry& r = builtin_registry();
+  const std::pair<const char*, const char*> aliases[] = {{"by-label-selector", "label-selector-filter"},
+                                                         {"kv-cache-scorer", "kv-cache-utilization-scorer"},
+                                                         {"tokenizer", "token-producer"}};
+  for (const auto& [alias, canonical] : aliases) {
+    auto f = r.find(alias);
+    ASSERT_NE(f.entry, nullptr);
+    EXPECT_TRUE(f.deprecated_alias);
+    EXPECT_EQ(f.entry->type, canonical);
+    EXPECT_FALSE(r.find(canonical).deprecated_alias);
+  }
+  EXPECT_EQ(r.find("precise-prefix-cache-scorer").entry, nullptr);
+}
+
+TEST(RegistryTest, RejectsDuplicatesAndDanglingAliases) {
+  PluginRegistry r;
+  ASSERT_TRUE(register_builtin_plugins(r));
+  auto again = register_builtin_plugins(r);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kInternal);
+  EXPECT_FALSE(r.add_alias("x", "no-such-type"));
+  EXPECT_FALSE(r.add_alias("queue-scorer", "kv-cache-utilization-scorer"));
+  EXPECT_FALSE(r.add("kv-cache-scorer", r.find("queue-scorer").entry->factory));
+}
+
+}  // namespace
+}  // namespace llmd::sched
