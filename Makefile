@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 BUILD = build/$(PRESET)
 LLMD = $(BUILD)/src/cli/llmd
 
-.PHONY: all bootstrap configure build demo test unit asan tsan bench fuzz format clean
+.PHONY: all bootstrap configure build demo demo-tokenizer test unit asan tsan bench fuzz format clean
 
 all: build
 
@@ -17,7 +17,12 @@ configure: bootstrap
 build: bootstrap configure
 	cmake --build --preset $(PRESET) -j $(JOBS)
 
+# Round-robin vs llm-d's default scheduler on simulated Qwen3-32B replicas (about 2 minutes).
 demo: build
+	$(LLMD) demo --out demo-out
+
+# The tokenizer on real model files: chat templates rendered and encoded as Hugging Face would.
+demo-tokenizer: build
 	scripts/demo $(LLMD)
 
 # Every test: unit, integration and fuzz-corpus replays, under the release build.

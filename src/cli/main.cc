@@ -8,10 +8,12 @@
 
 #include "cli/command.h"
 #include "cli/version.h"
+#include "demo/demo_command.h"
 #include "loadgen/bench_command.h"
 #include "log/log.h"
 #include "router/router_command.h"
 #include "sim/server/sim_command.h"
+#include "stack/up_command.h"
 #include "tokenizer/tokenize_command.h"
 
 namespace {
@@ -28,6 +30,10 @@ const CommandSpec kCommands[] = {
      &llmd::sim::setup_sim_command},
     {"router", "Inference scheduler (EndpointPickerConfig) behind a built-in OpenAI gateway",
      &llmd::router::setup_router_command},
+    {"up", "Start a local stack (sims, routers) from a stack file; Ctrl-C stops it",
+     &llmd::stack::setup_up_command},
+    {"demo", "Round-robin vs llm-d's default scheduler on simulated replicas: the headline result",
+     &llmd::demo::setup_demo_command},
 };
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "loadgen/bench_config.h"
 #include "loadgen/console.h"
+#include "loadgen/console_progress.h"
 #include "loadgen/hf_token_counter.h"
 #include "loadgen/html_report.h"
 #include "loadgen/report.h"
@@ -196,33 +197,6 @@ Result<void> apply_flags(const Options& o, BenchConfig& c) {
   if (!f.keywords.empty()) c.output.keywords = f.keywords;
   return {};
 }
-
-// Progress on stderr: a redrawn bar on a terminal, one line per interval otherwise.
-class ConsoleProgress final : public ProgressSink {
- public:
-  explicit ConsoleProgress(bool bar) : bar_(bar) {}
-  void on_progress(const ProgressSnapshot& s) override {
-    if (bar_) {
-      fmt::print(stderr, "\r\033[K{}", format_progress_bar(s));
-    } else {
-      fmt::print(stderr, "{}", format_progress_line(s));
-    }
-    std::fflush(stderr);
-  }
-  void on_stage_done(const StageResult& st) override {
-    if (bar_) fmt::print(stderr, "\r\033[K");
-    const Summary& s = st.summary;
-    fmt::print(
-        stderr,
-        "stage {} ({}) done: {} ok, {} failed, {:.2f} req/s, {:.1f} output tok/s, TTFT p50 {:.1f} ms\n",
-        st.index, to_string(st.kind), s.succeeded, s.failed, s.request_rate, s.output_token_rate,
-        s.ttft.p50 * 1000);
-    std::fflush(stderr);
-  }
-
- private:
-  bool bar_;
-};
 
 std::string random_uid(const Clock& clock) {
   Rng rng(static_cast<uint64_t>(clock.wall_now().count()) ^ static_cast<uint64_t>(::getpid()));
