@@ -2,20 +2,24 @@
 // prompt length, ITL against batch size, throughput against concurrency, and the calibration
 // scenarios whose published figures the profiles were fitted to. Deterministic; runs in seconds.
 //
-//   sim_curves [profile...]      (default: every built-in profile)
+//   sim_curves [--svg-dir docs/img] [profile...]   (default: every built-in profile)
+// With --svg-dir it also writes <profile>-{ttft,itl,throughput}.svg, the plots in docs/simulator.md.
 
 #include <algorithm>
 #include <cstdint>
+#include <fstream>
 #include <map>
 #include <numeric>
 #include <queue>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "common/clock.h"
 #include "common/random.h"
+#include "loadgen/svg_chart.h"
 #include "sim/engine/engine.h"
 
 namespace {
@@ -119,7 +123,10 @@ std::vector<uint32_t> fresh(uint32_t n) {
   return v;
 }
 
-void ttft_table(const Profile& p) {
+using Points = std::vector<std::pair<double, double>>;
+
+Points ttft_table(const Profile& p) {
+  Points pts;
   fmt::print(
       "TTFT of a single request (no queueing, no cache hits):\n\n| prompt tokens | TTFT (ms) "
       "|\n|---:|---:|\n");
@@ -127,11 +134,14 @@ void ttft_table(const Profile& p) {
     if (n + 1 >= p.max_model_len) break;
     Stats s = simulate(p, {Arrival{Nanos{0}, fresh(n), 1}}, no_follow_up, std::chrono::hours(1));
     fmt::print("| {} | {:.1f} |\n", n, s.ttft.at(0) * 1e3);
+    pts.emplace_back(n, s.ttft.at(0) * 1e3);
   }
   fmt::print("\n");
+  return pts;
 }
 
-void itl_table(const Profile& p) {
+Points itl_table(const Profile& p) {
+  Points pts;
   fmt::print(
       "ITL with a batch of B requests decoding together (1000-token prompts, 200 output tokens):\n\n"
       "| batch size | mean ITL (ms) | p50 ITL (ms) | output tok/s |\n|---:|---:|---:|---:|\n");
@@ -141,11 +151,14 @@ void itl_table(const Profile& p) {
     Stats s = simulate(p, a, no_follow_up, std::chrono::hours(1));
     fmt::print("| {} | {:.2f} | {:.2f} | {:.0f} |\n", b, mean(s.itl) * 1e3, pct(s.itl, 0.5) * 1e3,
                static_cast<double>(s.output_tokens) / s.seconds);
+    pts.emplace_back(b, mean(s.itl) * 1e3);
   }
   fmt::print("\n");
+  return pts;
 }
 
-void throughput_table(const Profile& p, uint32_t prompt, uint32_t output) {
+Points throughput_table(const Profile& p, uint32_t prompt, uint32_t output) {
+  Points pts;
   fmt::print(
       "Closed loop: C clients, each sending the next request when the last ends ({}-token prompts, "
       "{} output tokens, 120 s or 3000 requests):\n\n"
@@ -160,8 +173,10 @@ void throughput_table(const Profile& p, uint32_t prompt, uint32_t output) {
     fmt::print("| {} | {:.0f} | {:.2f} | {:.0f} | {:.1f} | {} |\n", c,
                static_cast<double>(s.output_tokens) / s.seconds, static_cast<double>(s.finished) / s.seconds,
                mean(s.ttft) * 1e3, mean(s.itl) * 1e3, s.preemptions);
+    pts.emplace_back(c, static_cast<double>(s.output_tokens) / s.seconds);
   }
   fmt::print("\n");
+  return pts;
 }
 
 void peak_prefill(const Profile& p) {
@@ -200,9 +215,65 @@ void guide_workload(const Profile& p, double rate) {
 
 }  // namespace
 
+// The published figure each profile was calibrated to, as a dashed reference line where it is a
+// curve of the same axes (docs/simulator.md gives the sources).
+Points published_ttft(const Profile& p, const Points& sim) {
+  Points pts;
+  for (const auto& [n, ms] : sim) {
+    (void)ms;
+    if (p.name == "llama3-8b-h100") pts.emplace_back(n, 30 + 0.25 * n);          // 30 ms + 250 µs/token
+    if (p.name == "qwen3-32b-h100-tp2") pts.emplace_back(n, n / 15928.0 * 1e3);  // peak prefill rate
+  }
+  return pts;
+}
+
+Points published_itl(const Profile& p, const Points& sim) {
+  Points pts;
+  if (p.name != "llama3-8b-h100") return pts;
+  for (const auto& [b, ms] : sim) {
+    (void)ms;
+    pts.emplace_back(b, 12);  // ITL about 12 ms
+  }
+  return pts;
+}
+
+bool write_svg(const std::string& path, const std::string& svg) {
+  std::ofstream out(path, std::ios::trunc);
+  out << svg;
+  if (!out) fmt::print(stderr, "cannot write {}\n", path);
+  return static_cast<bool>(out);
+}
+
+void write_plots(const std::string& dir, const Profile& p, const Points& ttft, const Points& itl,
+                 const Points& throughput) {
+  using loadgen::ChartSeries;
+  auto chart = [&](const char* what, const char* title, const char* x, const char* y, const Points& sim,
+                   const Points& published, const char* published_name) {
+    std::vector<ChartSeries> series{{"llmd sim", loadgen::chart_color(0), false, sim}};
+    if (!published.empty()) series.push_back({published_name, loadgen::chart_color(1), true, published});
+    write_svg(fmt::format("{}/{}-{}.svg", dir, p.name, what),
+              loadgen::svg_line_chart(fmt::format("{}: {}", p.name, title), x, y, series, true));
+  };
+  const char* ttft_ref = p.name == "llama3-8b-h100" ? "published: 30 ms + 250 µs/token"
+                                                    : "published peak prefill (15,928 tok/s)";
+  chart("ttft", "TTFT vs prompt length (single request)", "prompt tokens", "TTFT (ms)", ttft,
+        published_ttft(p, ttft), ttft_ref);
+  chart("itl", "mean ITL vs batch size (1000-token prompts)", "requests decoding together", "mean ITL (ms)",
+        itl, published_itl(p, itl), "published: about 12 ms");
+  chart("throughput", "output throughput vs concurrency (closed loop)", "concurrent clients",
+        "output tokens/s", throughput, {}, "");
+}
+
 int main(int argc, char** argv) {
   std::vector<std::string> names;
-  for (int i = 1; i < argc; ++i) names.emplace_back(argv[i]);
+  std::string svg_dir;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--svg-dir" && i + 1 < argc) {
+      svg_dir = argv[++i];
+    } else {
+      names.emplace_back(argv[i]);
+    }
+  }
   if (names.empty()) names = builtin_profile_names();
   for (const auto& name : names) {
     auto p = load_profile(name);
@@ -211,9 +282,10 @@ int main(int argc, char** argv) {
       return 2;
     }
     fmt::print("### {}\n\n{}\n\n", p->name, p->description);
-    ttft_table(*p);
-    itl_table(*p);
-    throughput_table(*p, 1000, 200);
+    const Points ttft = ttft_table(*p);
+    const Points itl = itl_table(*p);
+    const Points throughput = throughput_table(*p, 1000, 200);
+    if (!svg_dir.empty()) write_plots(svg_dir, *p, ttft, itl, throughput);
     peak_prefill(*p);
     if (p->name == "qwen3-32b-h100-tp2") {
       fmt::print(
