@@ -74,8 +74,8 @@ std::string mutate(llmd::Rng& rng, const std::vector<std::string>& corpus, std::
         break;
       default:  // replace a byte with an interesting one
         if (!s.empty()) {
-          static const char kInteresting[] = {'\0', '\n', '\r', '"', '\\', '{', '}', '[', ']', ':', ',',
-                                              ' ', '\xff', '\x80', '#', '-', '.', 'e', '0', '9'};
+          static const char kInteresting[] = {'\0', '\n', '\r',   '"',    '\\', '{', '}', '[', ']', ':',
+                                              ',',  ' ',  '\xff', '\x80', '#',  '-', '.', 'e', '0', '9'};
           s[rng.below(s.size())] = kInteresting[rng.below(sizeof(kInteresting))];
         }
         break;

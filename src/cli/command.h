@@ -2,9 +2,9 @@
 // A subcommand adds its options to `app` and returns the function that runs it (the exit code).
 // Subcommands are listed in one explicit table in cli/main.cc.
 
-#include <CLI/CLI.hpp>
-
 #include <functional>
+
+#include <CLI/CLI.hpp>
 
 namespace llmd::cli {
 

@@ -1,10 +1,10 @@
 #pragma once
 // Error and Result: how llmd reports failure without exceptions on hot paths.
 
-#include <boost/system/result.hpp>
-
 #include <string>
 #include <string_view>
+
+#include <boost/system/result.hpp>
 
 namespace llmd {
 

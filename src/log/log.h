@@ -2,12 +2,12 @@
 // Structured logging on spdlog: `log::info("upstream failed", kv("request_id", id), kv("status", 502))`
 // prints `upstream failed request_id=abc status=502`. The level comes from --log-level or LLMD_LOG_LEVEL.
 
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
-
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 namespace llmd::log {
 
@@ -52,14 +52,24 @@ void emit(spdlog::level::level_enum lvl, std::string_view msg, const Fields&... 
 }  // namespace detail
 
 template <class... F>
-void trace(std::string_view msg, const F&... f) { detail::emit(spdlog::level::trace, msg, f...); }
+void trace(std::string_view msg, const F&... f) {
+  detail::emit(spdlog::level::trace, msg, f...);
+}
 template <class... F>
-void debug(std::string_view msg, const F&... f) { detail::emit(spdlog::level::debug, msg, f...); }
+void debug(std::string_view msg, const F&... f) {
+  detail::emit(spdlog::level::debug, msg, f...);
+}
 template <class... F>
-void info(std::string_view msg, const F&... f) { detail::emit(spdlog::level::info, msg, f...); }
+void info(std::string_view msg, const F&... f) {
+  detail::emit(spdlog::level::info, msg, f...);
+}
 template <class... F>
-void warn(std::string_view msg, const F&... f) { detail::emit(spdlog::level::warn, msg, f...); }
+void warn(std::string_view msg, const F&... f) {
+  detail::emit(spdlog::level::warn, msg, f...);
+}
 template <class... F>
-void error(std::string_view msg, const F&... f) { detail::emit(spdlog::level::err, msg, f...); }
+void error(std::string_view msg, const F&... f) {
+  detail::emit(spdlog::level::err, msg, f...);
+}
 
 }  // namespace llmd::log

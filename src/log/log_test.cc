@@ -1,9 +1,10 @@
 #include "log/log.h"
 
-#include <gtest/gtest.h>
+#include <sstream>
+
 #include <spdlog/sinks/ostream_sink.h>
 
-#include <sstream>
+#include <gtest/gtest.h>
 
 namespace llmd::log {
 namespace {
