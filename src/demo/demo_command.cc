@@ -151,7 +151,9 @@ Result<PhaseResult> run_phase(const DemoOptions& o, const Phase& phase, const lo
   const Clock& clock = SystemClock::instance();
   auto out = loadgen::run_blocking(clock, workload, base.load, ro, progress.get(), true);
   const bool healthy = (*st)->healthy();
+  const bool interrupted = (*st)->interrupted();
   (*st)->stop();
+  if (interrupted) return make_error(ErrorCode::kCancelled, "interrupted");
   if (!out) return out.error();
   if (!healthy) {
     return make_error(ErrorCode::kUnavailable,

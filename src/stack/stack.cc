@@ -89,6 +89,7 @@ struct Stack::Impl {
   std::vector<Child> children;
   std::vector<Component> components;
   std::atomic<bool> healthy{true};
+  std::atomic<bool> interrupted{false};
 
   // Io-thread state.
   bool stopping = false;
@@ -248,6 +249,7 @@ void Stack::Impl::watch_signals() {
   term->async_wait([this](boost::system::error_code ec, int sig) {
     if (ec) return;
     log::info("stack stopping on signal", log::kv("signal", sig));
+    interrupted = true;
     begin_shutdown(0);
   });
 }
@@ -510,6 +512,8 @@ const Component* Stack::find(const std::string& name) const {
 }
 
 bool Stack::healthy() const { return impl_->healthy; }
+
+bool Stack::interrupted() const { return impl_->interrupted; }
 
 int Stack::wait() {
   int code = 0;

@@ -51,6 +51,8 @@ class Stack {
   void stop();
   // False once a child has exited without being asked to.
   bool healthy() const;
+  // True once SIGINT or SIGTERM reached the supervisor (with handle_signals).
+  bool interrupted() const;
 
   struct Impl;
 

@@ -194,5 +194,21 @@ TEST(LlmdDemo, RunsBothPhasesAndWritesReports) {
   fs::remove_all(dir);
 }
 
+TEST(LlmdDemo, CtrlCStopsTheRunWithoutStartingTheNextPhase) {
+  const fs::path dir = temp_dir("demo_int");
+  auto demo = spawn_llmd(
+      {"demo", "--out",          dir.string(), "--profile",           "instant", "--replicas",
+       "2",    "--num-groups",   "50",         "--prompts-per-group", "10",      "--system-prompt-len",
+       "64",   "--question-len", "8",          "--output-len",        "4",       "--rate",
+       "5",    "--warmup-rate",  "50",         "--progress",          "off"});
+  const std::string out = wait_for_output(demo, "== round-robin: sending");
+  ASSERT_NE(out.find("== round-robin: sending"), std::string::npos) << out;
+  ASSERT_TRUE(demo.signal(SIGINT));
+  EXPECT_EQ(demo.wait(std::chrono::seconds(60)), 1) << demo.output();
+  EXPECT_NE(demo.output().find("interrupted"), std::string::npos) << demo.output();
+  EXPECT_EQ(demo.output().find("llm-d default: starting"), std::string::npos) << demo.output();
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace llmd::testing
