@@ -367,6 +367,34 @@ size_t field_index(const std::array<std::string_view, N>& names, std::string_vie
   return N;  // unknown: skipped
 }
 
+// The fields of one event as they are read, whichever form carries them.
+struct EventFields {
+  Tag tag = Tag::kUnknown;
+  BlockStored stored;
+  BlockRemoved removed;
+  bool ok = true;  // every field had the expected type
+
+  // Reads one field value with `read` on a copy of the reader: a value of the wrong type fails
+  // only the copy, is skipped, and drops the event. False when the input is malformed past recovery.
+  template <class ReadFn>
+  bool field(Reader& r, ReadFn&& read) {
+    Reader probe = r;
+    if (read(probe)) {
+      r = probe;
+      return true;
+    }
+    ok = false;
+    return r.skip();
+  }
+
+  void finish(std::optional<Event>& out) {
+    if (!ok) return;
+    if (tag == Tag::kStored) out = std::move(stored);
+    if (tag == Tag::kRemoved) out = std::move(removed);
+    if (tag == Tag::kCleared) out = AllBlocksCleared{};
+  }
+};
+
 // Decodes one event. Returns false when the input is malformed past recovery (the reader failed);
 // `out` stays empty for unknown tags and for events whose fields have the wrong types.
 bool read_event(Reader& r, std::optional<Event>& out) {
@@ -383,34 +411,24 @@ bool read_event(Reader& r, std::optional<Event>& out) {
       return true;
     }
     if (!r.read_str(tag_str)) return false;
-    const Tag tag = tag_of(tag_str);
-    BlockStored stored;
-    BlockRemoved removed;
-    bool ok = true;
+    EventFields ev;
+    ev.tag = tag_of(tag_str);
     for (uint32_t i = 1; i < n; ++i) {
-      // A field of the wrong type fails the reader; recover by re-reading from a copy.
-      Reader probe = r;
-      bool field_ok = false;
-      if (tag == Tag::kStored) field_ok = read_stored_field(probe, i - 1, stored);
-      if (tag == Tag::kRemoved) field_ok = read_removed_field(probe, i - 1, removed);
-      if (field_ok) {
-        r = probe;
-        continue;
-      }
-      ok = false;
-      if (!r.skip()) return false;
+      const bool readable = ev.field(r, [&](Reader& p) {
+        if (ev.tag == Tag::kStored) return read_stored_field(p, i - 1, ev.stored);
+        if (ev.tag == Tag::kRemoved) return read_removed_field(p, i - 1, ev.removed);
+        return false;
+      });
+      if (!readable) return false;
     }
-    if (!ok) return true;
-    if (tag == Tag::kStored) out = std::move(stored);
-    if (tag == Tag::kRemoved) out = std::move(removed);
-    if (tag == Tag::kCleared) out = AllBlocksCleared{};
+    ev.finish(out);
     return true;
   }
   if (t == Type::kMap) {
     uint32_t n = 0;
     if (!r.read_map(n)) return false;
+    EventFields ev;
     // Key order is not part of the contract: find "type" first on a copy of the reader.
-    Tag tag = Tag::kUnknown;
     {
       Reader scan = r;
       for (uint32_t i = 0; i < n; ++i) {
@@ -423,15 +441,12 @@ bool read_event(Reader& r, std::optional<Event>& out) {
         if (key == "type" && scan.peek() == Type::kStr) {
           std::string_view v;
           if (!scan.read_str(v)) return false;
-          tag = tag_of(v);
+          ev.tag = tag_of(v);
           break;
         }
         if (!scan.skip()) return false;
       }
     }
-    BlockStored stored;
-    BlockRemoved removed;
-    bool ok = true;
     for (uint32_t i = 0; i < n; ++i) {
       std::string_view key;
       if (r.peek() != Type::kStr) {
@@ -439,28 +454,16 @@ bool read_event(Reader& r, std::optional<Event>& out) {
         continue;
       }
       if (!r.read_str(key)) return false;
-      Reader probe = r;
-      bool field_ok = false;
-      if (key == "type") {
-        field_ok = probe.skip();
-      } else if (tag == Tag::kStored) {
-        field_ok = read_stored_field(probe, field_index(kStoredFields, key), stored);
-      } else if (tag == Tag::kRemoved) {
-        field_ok = read_removed_field(probe, field_index(kRemovedFields, key), removed);
-      } else {
-        field_ok = probe.skip();
-      }
-      if (field_ok) {
-        r = probe;
-        continue;
-      }
-      ok = false;
-      if (!r.skip()) return false;
+      const bool readable = ev.field(r, [&](Reader& p) {
+        if (key == "type") return p.skip();
+        if (ev.tag == Tag::kStored) return read_stored_field(p, field_index(kStoredFields, key), ev.stored);
+        if (ev.tag == Tag::kRemoved)
+          return read_removed_field(p, field_index(kRemovedFields, key), ev.removed);
+        return p.skip();
+      });
+      if (!readable) return false;
     }
-    if (!ok) return true;
-    if (tag == Tag::kStored) out = std::move(stored);
-    if (tag == Tag::kRemoved) out = std::move(removed);
-    if (tag == Tag::kCleared) out = AllBlocksCleared{};
+    ev.finish(out);
     return true;
   }
   return r.skip();
