@@ -35,7 +35,8 @@ TEST(ExtractMetrics, FilterSkipsUnwantedSeries) {
   metrics::Page page;
   metrics::ParseOptions po;
   po.filter = &scrape_filter(EngineType::kVllm);
-  ASSERT_TRUE(metrics::parse(testing::vllm_metrics_page(1, 1, 0.5), page, po));
+  const std::string text = testing::vllm_metrics_page(1, 1, 0.5);  // the page's samples point into it
+  ASSERT_TRUE(metrics::parse(text, page, po));
   for (const auto& s : page.samples()) {
     EXPECT_TRUE(s.name.starts_with("vllm:num_requests") || s.name == "vllm:kv_cache_usage_perc" ||
                 s.name == "vllm:cache_config_info")
