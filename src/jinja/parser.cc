@@ -855,16 +855,18 @@ class Parser {
     return expr;
   }
 
-  Result<ExprPtr> parse_or() {
-    auto left = parse_and();
+  // One left-associative level of `operand (keyword operand)*`, e.g. `a or b or c`.
+  Result<ExprPtr> parse_keyword_chain(std::string_view keyword, Expr::Kind kind,
+                                      Result<ExprPtr> (Parser::*operand)()) {
+    auto left = (this->*operand)();
     if (!left) return left;
     ExprPtr e = std::move(*left);
-    while (is_name("or")) {
+    while (is_name(keyword)) {
       const int line = cur().line;
       next();
-      auto right = parse_and();
+      auto right = (this->*operand)();
       if (!right) return right;
-      auto n = make(Expr::Kind::kOr, line);
+      auto n = make(kind, line);
       n->a = std::move(e);
       n->b = std::move(*right);
       e = std::move(n);
@@ -872,22 +874,8 @@ class Parser {
     return e;
   }
 
-  Result<ExprPtr> parse_and() {
-    auto left = parse_not();
-    if (!left) return left;
-    ExprPtr e = std::move(*left);
-    while (is_name("and")) {
-      const int line = cur().line;
-      next();
-      auto right = parse_not();
-      if (!right) return right;
-      auto n = make(Expr::Kind::kAnd, line);
-      n->a = std::move(e);
-      n->b = std::move(*right);
-      e = std::move(n);
-    }
-    return e;
-  }
+  Result<ExprPtr> parse_or() { return parse_keyword_chain("or", Expr::Kind::kOr, &Parser::parse_and); }
+  Result<ExprPtr> parse_and() { return parse_keyword_chain("and", Expr::Kind::kAnd, &Parser::parse_not); }
 
   Result<ExprPtr> parse_not() {
     if (is_name("not")) {
