@@ -80,10 +80,10 @@ TEST(BenchSimTest, SharedPrefixAgainstTwoReplicas) {
   while (std::getline(lines, line)) {
     const json::value row = json::parse(line);
     EXPECT_EQ(row.at("output_tokens").to_number<int>(), 16);
-    // The simulator merges tokens that piled up into one chunk (as vLLM does), so a request has at
-    // most 15 gaps; the first chunk and the gaps together never exceed the request's duration.
+    // The simulator merges tokens that piled up into one chunk (as vLLM does); with the instant
+    // profile on a busy machine all 16 may arrive in the first chunk, so a request has 0 to 15
+    // gaps. The first chunk and the gaps together never exceed the request's duration.
     const auto& itl = row.at("itl_s").as_array();
-    EXPECT_GE(itl.size(), 1u) << line;
     EXPECT_LE(itl.size(), 15u) << line;
     double spent = row.at("ttft_s").as_double();
     for (const auto& g : itl) spent += g.as_double();
