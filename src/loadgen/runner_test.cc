@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/refused_port.h"
 #include "loadgen/testing/fake_openai_server.h"
 
 namespace llmd::loadgen {
@@ -140,15 +141,9 @@ TEST_F(RunnerTest, ClassifiesFailuresByType) {
 }
 
 TEST_F(RunnerTest, ConnectFailuresAreCounted) {
-  // Bind-then-release a port: nothing listens there.
-  uint16_t dead = 0;
-  {
-    FakeOpenAiServer tmp;
-    ASSERT_TRUE(tmp.start());
-    dead = tmp.port();
-  }
+  const llmd::testing::RefusedPort dead;  // connects are refused for the whole test
   auto out = run_blocking(SystemClock::instance(), workload_, count_stage(LoadKind::kConstant, 4),
-                          options_for({a_.port(), dead}), nullptr, false);
+                          options_for({a_.port(), dead.port()}), nullptr, false);
   ASSERT_TRUE(out) << out.error().message;
   EXPECT_EQ(out->result.overall.succeeded, 2u);
   EXPECT_EQ(out->result.overall.errors.at("connect_failed"), 2u);

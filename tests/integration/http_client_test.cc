@@ -22,10 +22,10 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/refused_port.h"
 #include "http/client.h"
 #include "http/server.h"
 #include "http/sse.h"
-#include "support/process.h"
 
 namespace llmd::http {
 namespace {
@@ -229,7 +229,8 @@ TEST(HttpClient, PoolBoundClosesSurplusConnections) {
 }
 
 TEST(HttpClient, ConnectRefusedIsConnectFailed) {
-  const uint16_t port = llmd::testing::free_port();  // nothing listens there
+  const llmd::testing::RefusedPort refused;  // connects are refused for the whole test
+  const uint16_t port = refused.port();
   boost::asio::io_context ioc;
   Client client(ioc.get_executor());
   auto req = get("/hello");

@@ -1,6 +1,6 @@
 // End-to-end tests of `llmd router` in front of real `llmd sim` replicas (separate processes): routing
 // behaviour (prefix stickiness, spreading), the data layer (stale and missing metrics, discovery file
-// rewrites), byte-exact streaming and every error path.
+// rewrites), streaming and every error path.
 
 #include <chrono>
 #include <filesystem>
@@ -19,6 +19,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/refused_port.h"
 #include "router/testing/http_call.h"
 #include "support/process.h"
 
@@ -42,6 +43,16 @@ bool eventually(const std::function<bool()>& pred,
   return pred();
 }
 
+// Whether the process has installed a handler for `sig` (SigCgt in /proc/<pid>/status).
+bool catches_signal(pid_t pid, int sig) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with("SigCgt:")) return (std::stoull(line.substr(7), nullptr, 16) >> (sig - 1)) & 1;
+  }
+  return false;
+}
+
 std::string completion(const std::string& prompt, int max_tokens = 4, bool stream = false,
                        const std::string& model = kModel) {
   return R"({"model":")" + model + R"(","prompt":")" + prompt + R"(","max_tokens":)" +
@@ -49,6 +60,68 @@ std::string completion(const std::string& prompt, int max_tokens = 4, bool strea
 }
 
 boost::json::value parse(const std::string& s) { return boost::json::parse(s); }
+
+// What an OpenAI SSE stream says, independent of how its tokens were split into chunks.
+struct StreamSummary {
+  bool well_formed = true;      // every event is `data: <JSON object>` or the final `data: [DONE]`
+  bool ends_with_done = false;  // the body ends with `data: [DONE]`
+  std::set<std::string> ids, objects, models;
+  std::string role;                         // the first delta's role
+  std::string text;                         // choices[0].delta.content (or .text), concatenated
+  std::vector<std::string> finish_reasons;  // the non-null ones, in order
+  boost::json::value usage;                 // the usage object, if any chunk carried one
+};
+
+StreamSummary summarize_stream(const std::string& body) {
+  StreamSummary s;
+  size_t pos = 0;
+  while (pos < body.size()) {
+    const size_t end = body.find("\n\n", pos);
+    if (end == std::string::npos || body.compare(pos, 6, "data: ") != 0 || s.ends_with_done) {
+      s.well_formed = false;
+      break;
+    }
+    const std::string payload = body.substr(pos + 6, end - pos - 6);
+    pos = end + 2;
+    if (payload == "[DONE]") {
+      s.ends_with_done = true;
+      continue;
+    }
+    boost::system::error_code ec;
+    const boost::json::value v = boost::json::parse(payload, ec);
+    if (ec || !v.is_object()) {
+      s.well_formed = false;
+      break;
+    }
+    const auto& o = v.get_object();
+    if (const auto* id = o.if_contains("id"); id != nullptr && id->is_string()) {
+      s.ids.emplace(id->get_string());
+    }
+    if (const auto* ob = o.if_contains("object"); ob != nullptr && ob->is_string()) {
+      s.objects.emplace(ob->get_string());
+    }
+    if (const auto* m = o.if_contains("model"); m != nullptr && m->is_string()) {
+      s.models.emplace(m->get_string());
+    }
+    if (const auto* u = o.if_contains("usage"); u != nullptr && !u->is_null()) s.usage = *u;
+    const auto* choices = o.if_contains("choices");
+    if (choices == nullptr || !choices->is_array() || choices->get_array().empty()) continue;
+    const auto& c = choices->get_array()[0].as_object();
+    if (const auto* f = c.if_contains("finish_reason"); f != nullptr && f->is_string()) {
+      s.finish_reasons.emplace_back(f->get_string());
+    }
+    const boost::json::value* piece = c.if_contains("text");
+    if (const auto* delta = c.if_contains("delta"); delta != nullptr && delta->is_object()) {
+      piece = delta->get_object().if_contains("content");
+      if (const auto* role = delta->get_object().if_contains("role");
+          role != nullptr && role->is_string() && s.role.empty()) {
+        s.role = role->get_string();
+      }
+    }
+    if (piece != nullptr && piece->is_string()) s.text += piece->get_string();
+  }
+  return s;
+}
 
 std::string endpoint_line(uint16_t port, const std::string& extra = {}) {
   return "  - {name: sim-" + std::to_string(port) + ", address: 127.0.0.1, port: " + std::to_string(port) +
@@ -59,18 +132,30 @@ std::string endpoint_line(uint16_t port, const std::string& extra = {}) {
 class RouterE2E : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    base_port_ = testing::free_port_range(kReplicas);
-    sim_ = new Process(
-        testing::spawn_llmd({"sim", "--host", "127.0.0.1", "--port", std::to_string(base_port_), "--replicas",
-                             std::to_string(kReplicas), "--profile", "instant", "--seed", "1"}));
-    for (int i = 0; i < kReplicas; ++i) {
-      ASSERT_TRUE(testing::wait_for_port(static_cast<uint16_t>(base_port_ + i))) << sim_->output();
-    }
+    auto sim = testing::spawn_llmd_listening(kReplicas, [](uint16_t port) {
+      return std::vector<std::string>{"sim",
+                                      "--host",
+                                      "127.0.0.1",
+                                      "--port",
+                                      std::to_string(port),
+                                      "--replicas",
+                                      std::to_string(kReplicas),
+                                      "--profile",
+                                      "instant",
+                                      "--seed",
+                                      "1"};
+    });
+    base_port_ = sim.port;
+    sim_ready_ = sim.ready;
+    sim_ = new Process(std::move(sim.process));
   }
   static void TearDownTestSuite() {
     delete sim_;
     sim_ = nullptr;
   }
+  // Each test fails if the shared replicas did not start (a fatal failure in SetUpTestSuite would
+  // skip them, which CTest counts as passed).
+  void SetUp() override { ASSERT_TRUE(sim_ready_) << sim_->output(); }
   void TearDown() override {
     stop_router();
     if (!discovery_.empty()) std::filesystem::remove(discovery_);
@@ -91,38 +176,45 @@ class RouterE2E : public ::testing::Test {
   }
 
   // Starts the router on the discovery file plus `extra` flags; waits until `ready` endpoints are ready.
-  void start_router(std::vector<std::string> extra, size_t ready) {
-    port_ = testing::free_port();
-    admin_port_ = testing::free_port();
-    std::vector<std::string> args = {"router",
-                                     "--host",
-                                     "127.0.0.1",
-                                     "--port",
-                                     std::to_string(port_),
-                                     "--admin-host",
-                                     "127.0.0.1",
-                                     "--admin-port",
-                                     std::to_string(admin_port_),
-                                     "--threads",
-                                     "2",
-                                     "--discovery-poll-interval",
-                                     "50ms",
-                                     "--seed",
-                                     "3"};
-    if (!discovery_.empty()) {
-      args.push_back("--discovery-file");
-      args.push_back(discovery_);
-    }
-    for (auto& e : extra) args.push_back(std::move(e));
+  void start_router(const std::vector<std::string>& extra, size_t ready) {
+    // The data plane on the first port, the admin routes on the next.
+    auto router = testing::spawn_llmd_listening(2, [&](uint16_t port) {
+      std::vector<std::string> args = {"router",
+                                       "--host",
+                                       "127.0.0.1",
+                                       "--port",
+                                       std::to_string(port),
+                                       "--admin-host",
+                                       "127.0.0.1",
+                                       "--admin-port",
+                                       std::to_string(port + 1),
+                                       "--threads",
+                                       "2",
+                                       "--discovery-poll-interval",
+                                       "50ms",
+                                       "--seed",
+                                       "3"};
+      if (!discovery_.empty()) {
+        args.push_back("--discovery-file");
+        args.push_back(discovery_);
+      }
+      args.insert(args.end(), extra.begin(), extra.end());
+      return args;
+    });
+    port_ = router.port;
+    admin_port_ = static_cast<uint16_t>(router.port + 1);
     // A fresh object per start: Process's move assignment is not safe to use on a used object.
-    router_ = std::make_unique<Process>(testing::spawn_llmd(args));
-    ASSERT_TRUE(testing::wait_for_port(port_)) << router_->output();
-    ASSERT_TRUE(testing::wait_for_port(admin_port_)) << router_->output();
+    router_ = std::make_unique<Process>(std::move(router.process));
+    ASSERT_TRUE(router.ready) << router_->output();
     ASSERT_TRUE(eventually([&] { return ready_endpoints() == ready; })) << router_->output();
   }
 
   void stop_router() {
     if (!router_) return;
+    // The router installs its SIGTERM handler only after it listens (and says it is ready); a SIGTERM
+    // that came before would kill it instead of draining it.
+    EXPECT_TRUE(eventually([&] { return !router_->running() || catches_signal(router_->pid(), SIGTERM); }))
+        << router_->output();
     router_->signal(SIGTERM);
     EXPECT_EQ(router_->wait(), 0) << router_->output();  // a clean drain on SIGTERM
     router_.reset();
@@ -138,6 +230,7 @@ class RouterE2E : public ::testing::Test {
   static std::string addr(int i) { return "127.0.0.1:" + std::to_string(replica(i)); }
 
   static inline int base_port_ = 0;
+  static inline bool sim_ready_ = false;
   static inline Process* sim_ = nullptr;
   std::unique_ptr<Process> router_;
   uint16_t port_ = 0;
@@ -178,29 +271,49 @@ TEST_F(RouterE2E, UnrelatedLoadSpreads) {
   for (const auto& [server, n] : counts) EXPECT_LT(n, 30) << server;
 }
 
-TEST_F(RouterE2E, StreamedBytesMatchADirectCall) {
+TEST_F(RouterE2E, StreamedReplyMatchesADirectCall) {
   write_discovery(endpoint_line(replica(0)) + endpoint_line(replica(1)));
   start_router({}, 2);
   const std::string body = R"({"model":"sim-instant","messages":[{"role":"user","content":"stream me"}],)"
-                           R"("max_tokens":24,"ignore_eos":true,"stream":true})";
-  // The reply embeds the request id and a `created` second; fix the id and retry if a second ticks over.
-  bool identical = false;
-  for (int attempt = 0; attempt < 3 && !identical; ++attempt) {
-    HttpReply via = http_call(port_, "POST", "/v1/chat/completions", body, {{"x-request-id", "fixed-id"}});
-    ASSERT_EQ(via.status, 200) << via.body;
-    EXPECT_EQ(via.header("content-type").find("text/event-stream"), 0u);
-    const std::string served = served_by(via);
-    const uint16_t port = static_cast<uint16_t>(std::stoi(served.substr(served.rfind(':') + 1)));
-    HttpReply direct = http_call(port, "POST", "/v1/chat/completions", body, {{"x-request-id", "fixed-id"}});
-    ASSERT_EQ(direct.status, 200);
-    ASSERT_NE(via.body.find("data: [DONE]"), std::string::npos) << via.body;
-    identical = via.body == direct.body;
-    if (!identical) {
-      const std::regex created("\"created\":[0-9]+");
-      ASSERT_EQ(std::regex_replace(via.body, created, ""), std::regex_replace(direct.body, created, ""));
-    }
+                           R"("max_tokens":24,"ignore_eos":true,"stream":true,)"
+                           R"("stream_options":{"include_usage":true}})";
+  HttpReply via = http_call(port_, "POST", "/v1/chat/completions", body, {{"x-request-id", "fixed-id"}});
+  ASSERT_EQ(via.status, 200) << via.body;
+  EXPECT_EQ(via.header("content-type").find("text/event-stream"), 0u);
+  const std::string served = served_by(via);
+  ASSERT_FALSE(served.empty());
+  const uint16_t port = static_cast<uint16_t>(std::stoi(served.substr(served.rfind(':') + 1)));
+  HttpReply direct = http_call(port, "POST", "/v1/chat/completions", body, {{"x-request-id", "fixed-id"}});
+  ASSERT_EQ(direct.status, 200) << direct.body;
+
+  // Two generations agree in meaning, not in bytes: tokens that pile up while the simulator's HTTP
+  // thread is busy go out as one delta, so chunk boundaries differ, and `created` is a wall-clock
+  // second. (Byte-exact pass-through is GatewayTest.StreamPassesThroughUnchanged, with a fake upstream.)
+  const StreamSummary v = summarize_stream(via.body);
+  const StreamSummary d = summarize_stream(direct.body);
+  ASSERT_TRUE(v.well_formed) << via.body;
+  ASSERT_TRUE(d.well_formed) << direct.body;
+  EXPECT_TRUE(v.ends_with_done) << via.body;
+  EXPECT_TRUE(d.ends_with_done) << direct.body;
+  EXPECT_EQ(v.ids, (std::set<std::string>{"chatcmpl-fixed-id"}));
+  EXPECT_EQ(v.ids, d.ids);
+  EXPECT_EQ(v.objects, (std::set<std::string>{"chat.completion.chunk"}));
+  EXPECT_EQ(v.objects, d.objects);
+  EXPECT_EQ(v.models, (std::set<std::string>{kModel}));
+  EXPECT_EQ(v.models, d.models);
+  EXPECT_EQ(v.role, "assistant");
+  EXPECT_EQ(v.role, d.role);
+  EXPECT_FALSE(v.text.empty());
+  EXPECT_EQ(v.text, d.text);
+  EXPECT_EQ(v.finish_reasons, (std::vector<std::string>{"length"}));
+  EXPECT_EQ(v.finish_reasons, d.finish_reasons);
+  ASSERT_TRUE(v.usage.is_object()) << via.body;
+  ASSERT_TRUE(d.usage.is_object()) << direct.body;
+  EXPECT_EQ(v.usage.at("completion_tokens").to_number<int64_t>(), 24);
+  // The counts, not prompt_tokens_details: the second call may hit the first one's prefix cache.
+  for (const char* count : {"prompt_tokens", "completion_tokens", "total_tokens"}) {
+    EXPECT_EQ(v.usage.at(count), d.usage.at(count)) << count;
   }
-  EXPECT_TRUE(identical);
 }
 
 TEST_F(RouterE2E, EndpointsAreRemovedAndAddedByRewritingTheFile) {
@@ -232,20 +345,35 @@ TEST_F(RouterE2E, EndpointsAreRemovedAndAddedByRewritingTheFile) {
 TEST_F(RouterE2E, StaleAndMissingMetricsAreHandled) {
   // A replica of its own that this test kills; one whose /metrics path is wrong (never ready); one read
   // with SGLang names, so every core metric is missing (ready, values zero).
-  const uint16_t lone_port = testing::free_port();
-  Process lone = testing::spawn_llmd(
-      {"sim", "--host", "127.0.0.1", "--port", std::to_string(lone_port), "--profile", "instant"});
-  ASSERT_TRUE(testing::wait_for_port(lone_port)) << lone.output();
+  auto started = testing::spawn_llmd_listening(1, [](uint16_t port) {
+    return std::vector<std::string>{"sim",       "--host", "127.0.0.1", "--port", std::to_string(port),
+                                    "--profile", "instant"};
+  });
+  Process& lone = started.process;
+  const uint16_t lone_port = started.port;
+  ASSERT_TRUE(started.ready) << lone.output();
   write_discovery(endpoint_line(lone_port) + endpoint_line(replica(0), ", metricsPath: /no-metrics") +
                   "  - {name: odd, address: 127.0.0.1, port: " + std::to_string(replica(1)) +
                   ", engine: sglang}\n");
-  start_router({"--metrics-staleness-threshold", "300ms"}, 2);
+  // A threshold far above any scrape delay on a loaded machine: only the replica killed below goes stale.
+  start_router({"--metrics-staleness-threshold", "5s"}, 2);
 
-  HttpReply debug = http_call(admin_port_, "GET", "/debug/endpoints");
-  const auto doc = parse(debug.body);
+  const std::string no_metrics_id = "default/sim-" + std::to_string(replica(0)) + "-rank-0";
+  // Readiness came from the other two; wait until a scrape of the wrong path has come back too.
+  boost::json::value doc;
+  ASSERT_TRUE(eventually([&] {
+    doc = parse(http_call(admin_port_, "GET", "/debug/endpoints").body);
+    for (const auto& e : doc.at("endpoints").as_array()) {
+      if (std::string(e.at("id").as_string()) == no_metrics_id) {
+        return e.at("scrape_failures").to_number<uint64_t>() >= 1 && !e.at("last_error").as_string().empty();
+      }
+    }
+    return false;
+  })) << doc;
+  ASSERT_EQ(doc.at("endpoints").as_array().size(), 3u) << doc;
   for (const auto& e : doc.at("endpoints").as_array()) {
     const std::string id(e.at("id").as_string());
-    if (id == "default/sim-" + std::to_string(replica(0)) + "-rank-0") {
+    if (id == no_metrics_id) {
       EXPECT_FALSE(e.at("ready").as_bool());
       EXPECT_EQ(std::string(e.at("last_error").as_string()), "metrics: HTTP 404");
     } else if (id == "default/odd-rank-0") {
@@ -265,11 +393,17 @@ TEST_F(RouterE2E, StaleAndMissingMetricsAreHandled) {
     ASSERT_EQ(r.status, 200) << r.body;
     EXPECT_EQ(served_by(r), addr(1));
   }
-  ASSERT_TRUE(eventually([&] { return ready_endpoints() == 1; }));
+  ASSERT_TRUE(eventually([&] { return ready_endpoints() == 1; })) << router_->output();
+  for (int i = 0; i < 10; ++i) {
+    HttpReply r = http_call(port_, "POST", "/v1/completions", completion("gone" + std::to_string(i)));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(served_by(r), addr(1));
+  }
 }
 
 TEST_F(RouterE2E, ErrorPaths) {
-  const uint16_t dead = testing::free_port();
+  const testing::RefusedPort refused;  // held for the whole test: nobody else can listen there
+  const uint16_t dead = refused.port();
   write_discovery(endpoint_line(replica(0)) + endpoint_line(dead, ", interval: \"0\""));
   start_router({}, 2);
 
@@ -308,7 +442,8 @@ TEST_F(RouterE2E, ErrorPaths) {
 }
 
 TEST_F(RouterE2E, UnknownModelIs404AndOnlyDeadEndpointsAre502) {
-  const uint16_t dead = testing::free_port();
+  const testing::RefusedPort refused;  // held for the whole test: nobody else can listen there
+  const uint16_t dead = refused.port();
   write_discovery(endpoint_line(replica(0)));
   start_router({}, 1);
   ASSERT_TRUE(eventually([&] {
@@ -333,7 +468,8 @@ TEST_F(RouterE2E, UnknownModelIs404AndOnlyDeadEndpointsAre502) {
 }
 
 TEST_F(RouterE2E, NoReadyEndpointsIs503AndShedIs429) {
-  write_discovery(endpoint_line(testing::free_port()));  // scraped and dead: never ready
+  const testing::RefusedPort dead;
+  write_discovery(endpoint_line(dead.port()));  // scraped and dead: never ready
   start_router({}, 0);
   HttpReply none = http_call(port_, "POST", "/v1/completions", completion("x"));
   EXPECT_EQ(none.status, 503);
@@ -352,10 +488,13 @@ TEST_F(RouterE2E, NoReadyEndpointsIs503AndShedIs429) {
 }
 
 TEST_F(RouterE2E, SlowUpstreamIs504AndDisconnectCancelsUpstream) {
-  const uint16_t slow_port = testing::free_port();
-  Process slow = testing::spawn_llmd({"sim", "--host", "127.0.0.1", "--port", std::to_string(slow_port),
-                                      "--profile", "llama3-8b-h100", "--model", kModel});
-  ASSERT_TRUE(testing::wait_for_port(slow_port)) << slow.output();
+  auto started = testing::spawn_llmd_listening(1, [](uint16_t port) {
+    return std::vector<std::string>{
+        "sim",       "--host",         "127.0.0.1", "--port", std::to_string(port),
+        "--profile", "llama3-8b-h100", "--model",   kModel};
+  });
+  const uint16_t slow_port = started.port;
+  ASSERT_TRUE(started.ready) << started.process.output();
   write_discovery(endpoint_line(slow_port));
   start_router({"--upstream-timeout", "300ms"}, 1);
 

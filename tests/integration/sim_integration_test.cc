@@ -3,7 +3,10 @@
 // sha256_cbor hashes, BlockRemoved after eviction, replay).
 
 #include <chrono>
-#include <future>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -14,6 +17,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <poll.h>
 #include <zmq.h>
 
 #include <gtest/gtest.h>
@@ -62,6 +66,44 @@ Reply post(uint16_t port, const std::string& target, const std::string& body,
   return http(port, bhttp::verb::post, target, body, std::move(headers));
 }
 
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds deadline = 30s) {
+  const auto end = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return pred();
+}
+
+// A completion request sent on a connection of its own. Its reply is read only when asked for;
+// destruction hangs up, which makes the simulator abort the request.
+class HeldRequest {
+ public:
+  HeldRequest(uint16_t port, const std::string& body) : sock_(ioc_) {
+    sock_.connect({asio::ip::make_address("127.0.0.1"), port});
+    bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/v1/completions", 11};
+    req.set(bhttp::field::host, "127.0.0.1");
+    req.set(bhttp::field::content_type, "application/json");
+    req.body() = body;
+    req.prepare_payload();
+    bhttp::write(sock_, req);
+  }
+  // The reply, or nullopt when none has begun within `guard` (a hang guard, not a timing assertion).
+  std::optional<Reply> reply(std::chrono::milliseconds guard) {
+    pollfd p{sock_.native_handle(), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(guard.count())) != 1) return std::nullopt;
+    beast::flat_buffer buf;
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(sock_, buf, res);
+    return Reply{static_cast<int>(res.result_int()), res.body(),
+                 std::string(res[bhttp::field::content_type])};
+  }
+
+ private:
+  asio::io_context ioc_;
+  asio::ip::tcp::socket sock_;
+};
+
 // The JSON payloads of an SSE body, in order ("[DONE]" included as a string).
 std::vector<std::string> sse_payloads(const std::string& body) {
   std::vector<std::string> out;
@@ -76,19 +118,26 @@ std::vector<std::string> sse_payloads(const std::string& body) {
 
 class Sim {
  public:
-  explicit Sim(std::vector<std::string> extra, int replicas = 1) {
-    port = free_port_range(replicas);
-    std::vector<std::string> args = {
-        "sim",      "--port",    std::to_string(port), "--replicas", std::to_string(replicas),
-        "--host",   "127.0.0.1", "--hash-seed",        "0",          "--model",
-        "sim-model"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    proc = spawn_llmd(args);
-    for (int i = 0; i < replicas; ++i) ready &= wait_for_port(static_cast<uint16_t>(port + i));
-  }
+  explicit Sim(std::vector<std::string> extra, int replicas = 1) : Sim([extra] { return extra; }, replicas) {}
+  // `extra()` gives the flags after the common ones. Should a port be taken before the simulator
+  // binds it, the simulator is started again, with `extra()` called again: it may pick ports of its own.
+  Sim(const std::function<std::vector<std::string>()>& extra, int replicas)
+      : Sim(spawn_llmd_listening(replicas, [&](uint16_t port) {
+          std::vector<std::string> args = {
+              "sim",      "--port",    std::to_string(port), "--replicas", std::to_string(replicas),
+              "--host",   "127.0.0.1", "--hash-seed",        "0",          "--model",
+              "sim-model"};
+          const std::vector<std::string> more = extra();
+          args.insert(args.end(), more.begin(), more.end());
+          return args;
+        })) {}
+
   uint16_t port = 0;
   Process proc;
-  bool ready = true;
+  bool ready = false;
+
+ private:
+  explicit Sim(Listening l) : port(l.port), proc(std::move(l.process)), ready(l.ready) {}
 };
 
 double metric(const std::string& text, const std::string& series_prefix) {
@@ -247,40 +296,67 @@ TEST(SimHttpTest, FailureInjectionRateHundredFailsEveryRequest) {
 }
 
 TEST(SimHttpTest, WaitingQueueBoundGives429) {
-  // One running slot, one waiting slot, slow steps: of four concurrent requests two are refused.
+  // One running slot and one waiting slot: with both taken, the next request is refused.
   Sim sim({"--profile", "llama3-8b-h100", "--max-num-seqs", "1", "--max-waiting-queue-length", "1"});
   ASSERT_TRUE(sim.ready) << sim.proc.output();
-  std::vector<std::future<int>> results;
-  for (int i = 0; i < 4; ++i) {
-    results.push_back(std::async(std::launch::async, [&sim] {
-      return post(sim.port, "/v1/completions",
-                  R"({"model":"sim-model","prompt":"x","max_tokens":40,"ignore_eos":true})")
-          .status;
-    }));
-    std::this_thread::sleep_for(50ms);  // admission order
-  }
-  int ok = 0, refused = 0;
-  for (auto& f : results) {
-    const int s = f.get();
-    ok += s == 200;
-    refused += s == 429;
-  }
-  EXPECT_EQ(ok + refused, 4);
-  EXPECT_GE(refused, 1);
-  EXPECT_GE(ok, 2);
+  auto running_and_waiting = [&] {
+    const std::string m = http(sim.port, bhttp::verb::get, "/metrics").body;
+    return std::pair{metric(m, "vllm:num_requests_running{engine=\"0\",model_name=\"sim-model\"}"),
+                     metric(m, "vllm:num_requests_waiting{engine=\"0\",model_name=\"sim-model\"}")};
+  };
+  using Gauges = std::pair<double, double>;
+  // 100000 tokens at about 12 ms each: these hold their slots until the test hangs up, however slowly
+  // the test runs. The metrics say when each has taken its slot, so nothing depends on thread timing.
+  const std::string long_body = R"({"model":"sim-model","prompt":"x","max_tokens":100000,"ignore_eos":true})";
+  const std::string short_body = R"({"model":"sim-model","prompt":"x","max_tokens":4,"ignore_eos":true})";
+  auto first = std::make_unique<HeldRequest>(sim.port, long_body);
+  ASSERT_TRUE(eventually([&] { return running_and_waiting() == Gauges{1, 0}; })) << sim.proc.output();
+  auto second = std::make_unique<HeldRequest>(sim.port, long_body);
+  ASSERT_TRUE(eventually([&] { return running_and_waiting() == Gauges{1, 1}; })) << sim.proc.output();
+
+  // Should it be queued instead, its answer would take until the test hangs up.
+  const auto refused = HeldRequest(sim.port, short_body).reply(30s);
+  ASSERT_TRUE(refused.has_value()) << "queued, not refused";
+  EXPECT_EQ(refused->status, 429) << refused->body;
+  EXPECT_NE(refused->body.find("The waiting queue is full."), std::string::npos) << refused->body;
+  EXPECT_EQ(running_and_waiting(), (Gauges{1, 1}));  // the refused request took no slot
+
+  // Hanging up aborts both held requests; then there is room again.
+  first.reset();
+  second.reset();
+  ASSERT_TRUE(eventually([&] { return running_and_waiting() == Gauges{0, 0}; })) << sim.proc.output();
+  const Reply ok = post(sim.port, "/v1/completions", short_body);
+  EXPECT_EQ(ok.status, 200) << ok.body;
 }
 
 TEST(SimHttpTest, StartupDelayHealth) {
-  Sim sim({"--profile", "instant", "--startup-delay", "1.5"});
+  // The delay counts from the replica's start, which comes after `spawned`: an answer that arrived
+  // before spawned + delay was decided within the delay. The delay is long enough for that to hold on
+  // a loaded machine; should it not, the 503s cannot be expected and are not checked.
+  constexpr auto kDelay = 10s;
+  const auto spawned = std::chrono::steady_clock::now();
+  Sim sim({"--profile", "instant", "--startup-delay", "10"});
   ASSERT_TRUE(sim.ready) << sim.proc.output();
-  EXPECT_EQ(http(sim.port, bhttp::verb::get, "/health").status, 503);
-  EXPECT_EQ(post(sim.port, "/v1/completions", R"({"model":"sim-model","prompt":"x"})").status, 503);
-  int status = 0;
-  for (int i = 0; i < 100 && status != 200; ++i) {
-    std::this_thread::sleep_for(50ms);
-    status = http(sim.port, bhttp::verb::get, "/health").status;
+  const int health = http(sim.port, bhttp::verb::get, "/health").status;
+  const int completion = post(sim.port, "/v1/completions", R"({"model":"sim-model","prompt":"x"})").status;
+  if (std::chrono::steady_clock::now() < spawned + kDelay) {
+    EXPECT_EQ(health, 503);
+    EXPECT_EQ(completion, 503);
+  } else {
+    std::cerr << "503 during the startup delay not checked: asking took longer than the delay\n";
   }
-  EXPECT_EQ(status, 200);
+  int status = 0;
+  ASSERT_TRUE(eventually(
+      [&] {
+        status = http(sim.port, bhttp::verb::get, "/health").status;
+        return status == 200;
+      },
+      kDelay + 30s))
+      << status;
+  // And not before the delay: the replica's clock is this one (CLOCK_MONOTONIC) and it started later.
+  EXPECT_TRUE(std::chrono::steady_clock::now() - spawned >= kDelay);
+  EXPECT_EQ(post(sim.port, "/v1/completions", R"({"model":"sim-model","prompt":"x","max_tokens":2})").status,
+            200);
 }
 
 TEST(SimHttpTest, AuxiliaryEndpoints) {
@@ -435,31 +511,44 @@ std::string tokens_json(int first, int count) {
 
 class KvEventsTest : public ::testing::Test {
  protected:
-  void start(std::vector<std::string> extra) {
-    zport = free_port_range(2);
-    std::vector<std::string> args = {"--profile", "instant", "--kv-events", "--kv-events-endpoint",
-                                     "tcp://*:" + std::to_string(zport)};
-    args.insert(args.end(), extra.begin(), extra.end());
-    sim = std::make_unique<Sim>(args);
+  // With `replay`, the simulator also serves replay requests on `rport`.
+  void start(std::vector<std::string> extra, bool replay = false) {
+    sim = std::make_unique<Sim>(
+        [&] {
+          zport = free_port_range(2);
+          std::vector<std::string> args = {"--profile", "instant", "--kv-events", "--kv-events-endpoint",
+                                           "tcp://*:" + std::to_string(zport)};
+          if (replay) {
+            rport = free_port();
+            args.push_back("--kv-events-replay-endpoint");
+            args.push_back("tcp://*:" + std::to_string(rport));
+          }
+          args.insert(args.end(), extra.begin(), extra.end());
+          return args;
+        },
+        1);
     ASSERT_TRUE(sim->ready) << sim->proc.output();
     sub = zmq.socket(ZMQ_SUB);
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "kv@", 3);
     zmq_connect(sub, ("tcp://127.0.0.1:" + std::to_string(zport)).c_str());
     // PUB drops messages until the subscription has propagated: send distinct warm-up prompts until
     // one batch arrives, then drain.
-    for (int i = 0; i < 100; ++i) {
+    bool subscribed = false;
+    for (int i = 0; i < 100 && !subscribed; ++i) {
       post(sim->port, "/v1/completions",
            R"({"model":"sim-model","prompt":)" + tokens_json(100000 + 100 * i, 16) + R"(,"max_tokens":1})");
-      if (!recv_multipart(sub, 100ms).empty()) break;
+      subscribed = !recv_multipart(sub, 100ms).empty();
     }
+    ASSERT_TRUE(subscribed) << "no KV event batch arrived\n" << sim->proc.output();
     while (!recv_multipart(sub, 200ms).empty()) {
     }
   }
-  // Decoded batches received until `pred` holds for one of them (or a timeout).
+  // Decoded batches received until `pred` holds for one of them (or 30 s pass).
   template <class Pred>
   std::vector<kvevents::EventBatch> collect(Pred pred) {
     std::vector<kvevents::EventBatch> out;
-    for (int i = 0; i < 50; ++i) {
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < deadline) {
       auto frames = recv_multipart(sub, 100ms);
       if (frames.empty()) continue;
       EXPECT_EQ(frames.size(), 3u);
@@ -476,9 +565,20 @@ class KvEventsTest : public ::testing::Test {
 
   Zmq zmq;
   uint16_t zport = 0;
+  uint16_t rport = 0;
   std::unique_ptr<Sim> sim;
   void* sub = nullptr;
 };
+
+// Whether the batch stores a block whose first token is `token`.
+bool stores_block_from(const kvevents::EventBatch& b, uint32_t token) {
+  for (const auto& e : b.events) {
+    if (auto* s = std::get_if<kvevents::BlockStored>(&e)) {
+      if (!s->token_ids.empty() && s->token_ids.front() == token) return true;
+    }
+  }
+  return false;
+}
 
 bool has_stored(const kvevents::EventBatch& b, uint64_t hash) {
   for (const auto& e : b.events) {
@@ -531,14 +631,15 @@ TEST_F(KvEventsTest, SubscriberReceivesBlockRemovedAfterEviction) {
 }
 
 TEST_F(KvEventsTest, ReplayReturnsMissedBatches) {
-  const uint16_t rport = free_port();
-  start({"--kv-events-replay-endpoint", "tcp://*:" + std::to_string(rport)});
+  start({}, true);
   for (int i = 0; i < 3; ++i) {
     post(sim->port, "/v1/completions",
          R"({"model":"sim-model","prompt":)" + tokens_json(1000 * (i + 1), 16) + R"(,"max_tokens":1})");
   }
-  // Wait until the last of them has been published.
-  const auto seen = collect([](const kvevents::EventBatch&) { return false; });
+  // Wait until the last of them has been published (its one block holds tokens 3000..3015).
+  const auto seen = collect([](const kvevents::EventBatch& b) { return stores_block_from(b, 3000); });
+  ASSERT_FALSE(seen.empty());
+  ASSERT_TRUE(stores_block_from(seen.back(), 3000));
   void* dealer = zmq.socket(ZMQ_DEALER);
   ASSERT_EQ(zmq_connect(dealer, ("tcp://127.0.0.1:" + std::to_string(rport)).c_str()), 0);
   const std::string start_seq = kvevents::encode_seq(0);

@@ -3,8 +3,10 @@
 // tokenizer_oracle_test), and the load generator builds prompts whose lengths the simulator sees
 // exactly.
 
+#include <chrono>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <boost/json.hpp>
 #include <unistd.h>
@@ -23,6 +25,19 @@ namespace json = boost::json;
 namespace fs = std::filesystem;
 using router::testing::http_call;
 
+// `llmd sim` with the model's tokenizer, listening on a port picked at run time. It loads and compiles
+// the tokenizer (a tokenizer.json of several MB) before it listens, which on a loaded machine or under a
+// sanitizer takes far longer than wait_for_port's default: allow a minute.
+Listening start_sim(const std::string& tokenizer) {
+  return spawn_llmd_listening(
+      1,
+      [&](uint16_t port) {
+        return std::vector<std::string>{"sim",         "--profile", "instant", "--port", std::to_string(port),
+                                        "--tokenizer", tokenizer};
+      },
+      std::chrono::seconds(60));
+}
+
 class TokenizerWiring : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -33,9 +48,9 @@ class TokenizerWiring : public ::testing::Test {
 
 TEST_F(TokenizerWiring, SimTokenizesWithTheModelsTokenizer) {
   const std::string path = tok::model_file("llama3_1", "tokenizer.json");
-  const uint16_t port = free_port();
-  auto sim = spawn_llmd({"sim", "--profile", "instant", "--port", std::to_string(port), "--tokenizer", path});
-  ASSERT_TRUE(wait_for_port(port)) << sim.output();
+  auto started = start_sim(path);
+  ASSERT_TRUE(started.ready) << started.process.output();
+  const uint16_t port = started.port;
   auto tokenizer = tokenizer::Tokenizer::load(path);
   ASSERT_TRUE(tokenizer) << tokenizer.error().message;
 
@@ -68,9 +83,9 @@ TEST_F(TokenizerWiring, SimTokenizesWithTheModelsTokenizer) {
 
 TEST_F(TokenizerWiring, BenchPromptLengthsAreExactInTheModelsTokens) {
   const std::string path = tok::model_file("qwen3", "tokenizer.json");  // no BOS: lengths are the prompt's
-  const uint16_t port = free_port();
-  auto sim = spawn_llmd({"sim", "--profile", "instant", "--port", std::to_string(port), "--tokenizer", path});
-  ASSERT_TRUE(wait_for_port(port)) << sim.output();
+  auto started = start_sim(path);
+  ASSERT_TRUE(started.ready) << started.process.output();
+  const uint16_t port = started.port;
   const fs::path report =
       fs::temp_directory_path() / ("llmd_tok_wiring_" + std::to_string(::getpid()) + ".json");
   auto bench = spawn_llmd({"bench",
@@ -98,7 +113,7 @@ TEST_F(TokenizerWiring, BenchPromptLengthsAreExactInTheModelsTokens) {
                            "off",
                            "-o",
                            report.string()});
-  ASSERT_EQ(bench.wait(std::chrono::seconds(120)), 0) << bench.output() << sim.output();
+  ASSERT_EQ(bench.wait(std::chrono::seconds(120)), 0) << bench.output() << started.process.output();
   const json::value doc = json::parse(read_file(report.string()));
   const auto& requests = doc.at("results").at("request_performance").at("aggregate").at("requests");
   EXPECT_EQ(requests.at("failures").to_number<int>(), 0);

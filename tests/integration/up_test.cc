@@ -1,6 +1,7 @@
 // End to end: `llmd up` starts sims and a router as child processes, routes through them, and
 // stops them all on SIGINT or when one dies; `llmd demo` runs its two phases on a small workload.
 
+#include <cerrno>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -51,8 +52,13 @@ struct Listed {
   uint16_t router_port = 0;
   int router_pid = -1;
   std::vector<uint16_t> sim_ports;
-  int sim_pid = -1;
+  int sim_pid = -1;           // the last listed
+  std::vector<int> sim_pids;  // one per listed replica
 };
+
+// No such process (exited and reaped). Checks the process, not its ports: a freed port may be taken
+// by another test's server at once.
+bool gone(int pid) { return ::kill(pid, 0) == -1 && errno == ESRCH; }
 
 Listed parse_listing(const std::string& out) {
   Listed l;
@@ -66,6 +72,7 @@ Listed parse_listing(const std::string& out) {
   for (auto it = std::sregex_iterator(out.begin(), out.end(), sim); it != std::sregex_iterator(); ++it) {
     l.sim_ports.push_back(static_cast<uint16_t>(std::stoi((*it)[1])));
     l.sim_pid = std::stoi((*it)[2]);
+    l.sim_pids.push_back(l.sim_pid);
   }
   return l;
 }
@@ -99,11 +106,9 @@ TEST(LlmdUp, StartsRoutesAndStopsEverythingOnSigint) {
 
   ASSERT_TRUE(up.signal(SIGINT));
   EXPECT_EQ(up.wait(std::chrono::seconds(30)), 0) << up.output();
-  // Every child was reaped before `llmd up` returned: nothing listens any more.
-  EXPECT_EQ(::kill(l.router_pid, 0), -1);
-  EXPECT_EQ(::kill(l.sim_pid, 0), -1);
-  EXPECT_EQ(http_call(l.router_port, "GET", "/v1/models").status, 0);
-  for (uint16_t p : l.sim_ports) EXPECT_EQ(http_call(p, "GET", "/health").status, 0);
+  // Every child was reaped before `llmd up` returned.
+  EXPECT_TRUE(gone(l.router_pid)) << l.router_pid;
+  for (int pid : l.sim_pids) EXPECT_TRUE(gone(pid)) << pid;
   fs::remove_all(dir);
 }
 
@@ -113,12 +118,12 @@ TEST(LlmdUp, StopsTheStackWhenAComponentDies) {
   const std::string out = wait_for_output(up, "Ctrl-C stops the stack");
   const Listed l = parse_listing(out);
   ASSERT_GT(l.sim_pid, 0) << out;
+  ASSERT_GT(l.router_pid, 0) << out;
   ASSERT_EQ(::kill(l.sim_pid, SIGKILL), 0);
   EXPECT_EQ(up.wait(std::chrono::seconds(30)), 1) << up.output();
   EXPECT_NE(up.output().find("pool was killed by signal 9; stopping the stack"), std::string::npos)
       << up.output();
-  EXPECT_EQ(::kill(l.router_pid, 0), -1);
-  EXPECT_EQ(http_call(l.router_port, "GET", "/v1/models").status, 0);
+  EXPECT_TRUE(gone(l.router_pid)) << l.router_pid;
   fs::remove_all(dir);
 }
 

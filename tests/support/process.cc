@@ -138,4 +138,27 @@ Process spawn_llmd(const std::vector<std::string>& args) {
   return Process(std::move(argv));
 }
 
+bool wait_for_port(Process& p, uint16_t port, std::chrono::milliseconds deadline) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (p.running() && std::chrono::steady_clock::now() < until) {
+    if (wait_for_port(port, std::chrono::milliseconds(200))) return p.running();
+  }
+  return false;
+}
+
+Listening spawn_llmd_listening(int count, const std::function<std::vector<std::string>(uint16_t)>& make_args,
+                               std::chrono::milliseconds deadline) {
+  constexpr int kAttempts = 5;
+  for (int attempt = 1;; ++attempt) {
+    const uint16_t port = free_port_range(count);
+    Listening l{spawn_llmd(make_args(port)), port, true};
+    for (int i = 0; i < count && l.ready; ++i) {
+      l.ready = wait_for_port(l.process, static_cast<uint16_t>(port + i), deadline);
+    }
+    // An exit before listening means a port was taken meanwhile, or a start-up error that every
+    // attempt repeats (the last one is returned, with its output).
+    if (l.ready || l.process.running() || attempt == kAttempts) return l;
+  }
+}
+
 }  // namespace llmd::testing

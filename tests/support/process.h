@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -55,5 +56,22 @@ class Process {
 
 // Starts `llmd <args...>`.
 Process spawn_llmd(const std::vector<std::string>& args);
+
+// Connects to 127.0.0.1:port until it accepts, `p` exits or the deadline passes.
+bool wait_for_port(Process& p, uint16_t port, std::chrono::milliseconds deadline);
+
+// An llmd process that listens on ports picked at run time.
+struct Listening {
+  Process process;
+  uint16_t port = 0;   // the first of its ports
+  bool ready = false;  // all of its ports accepted connections while it ran
+};
+
+// Starts `llmd <make_args(port)...>` to listen on `count` consecutive ports from `port` and waits (up
+// to `deadline`) until they all accept. A port that was free a moment ago may be taken before llmd
+// binds it (by a parallel test, or as the source port of an outgoing connection); llmd then exits,
+// and this starts it again on fresh ports (make_args is called again, so it may pick more ports).
+Listening spawn_llmd_listening(int count, const std::function<std::vector<std::string>(uint16_t)>& make_args,
+                               std::chrono::milliseconds deadline = std::chrono::seconds(60));
 
 }  // namespace llmd::testing
