@@ -174,7 +174,7 @@ ConnPtr Client::Impl::take_pooled(const Upstream& up) {
       pool.idle.clear();
       break;
     }
-    if (!still_open(*c)) {
+    if (now - c->idle_since > options.pool_check_after && !still_open(*c)) {
       close_conn(c);
       continue;
     }
@@ -185,6 +185,8 @@ ConnPtr Client::Impl::take_pooled(const Upstream& up) {
 }
 
 void Client::Impl::release(const Upstream& up, const ConnPtr& c) {
+  // Disarmed rather than left pending: an idle pooled connection must not keep its io_context
+  // from running out of work.
   disarm(c);
   Pool& pool = pool_for(up);
   if (pool.idle.size() >= options.max_idle_per_upstream) {
@@ -283,7 +285,18 @@ Awaitable<Attempt> Client::Impl::attempt(const Upstream& up, const ConnPtr& c, b
 
     std::optional<Parser> parser;
     auto new_parser = [&] {
-      parser.emplace();
+      if constexpr (!kStream) {
+        if (out != nullptr && !parser) {
+          // Reuse the caller's body capacity (request_into); the head starts empty.
+          out->base() = ResponseHead{};
+          out->body().clear();
+          parser.emplace(std::move(*out));
+        } else {
+          parser.emplace();
+        }
+      } else {
+        parser.emplace();
+      }
       parser->header_limit(static_cast<std::uint32_t>(options.max_response_header_bytes));
       if constexpr (kStream) {
         parser->body_limit(boost::none);
@@ -427,6 +440,11 @@ Awaitable<Result<Response>> Client::request(Upstream upstream, Request& req) {
   auto r = co_await impl_->perform<false>(upstream, req, &res, nullptr);
   if (!r) co_return r.error();
   co_return res;
+}
+
+Awaitable<Result<void>> Client::request_into(Upstream upstream, Request& req, Response& out) {
+  auto r = co_await impl_->perform<false>(upstream, req, &out, nullptr);
+  co_return r;
 }
 
 Awaitable<Result<void>> Client::stream(Upstream upstream, Request& req, StreamHandler handler) {

@@ -29,6 +29,10 @@ struct ClientOptions {
   std::chrono::milliseconds idle_timeout{60'000};
   size_t max_idle_per_upstream = 256;               // pooled idle connections kept per upstream
   std::chrono::milliseconds pool_idle_ttl{30'000};  // idle pooled connections older than this are closed
+  // A pooled connection idle for longer than this is checked (one non-blocking peek) for a close by
+  // the peer before reuse. One used more recently is reused unchecked: if the peer did close it,
+  // the attempt fails before any response byte and is retried on a fresh connection.
+  std::chrono::milliseconds pool_check_after{1'000};
   size_t max_response_header_bytes = 64 * 1024;
   size_t max_response_body_bytes = 256 * 1024 * 1024;  // for request(); stream() is unbounded
 };
@@ -64,6 +68,11 @@ class Client {
   // `upstream` is taken by value: the coroutine starts lazily, after a temporary argument is gone.
   // `req` must outlive the call.
   Awaitable<Result<Response>> request(Upstream upstream, Request& req);
+
+  // As request(), but reads into `out`, whose body's capacity is reused: a caller that fetches the
+  // same kind of response repeatedly (a metrics scrape) allocates nothing once warm. `out` is
+  // overwritten; on error its content is unspecified.
+  Awaitable<Result<void>> request_into(Upstream upstream, Request& req, Response& out);
 
   // Sends `req` and streams the response through `handler`. Same errors as request().
   Awaitable<Result<void>> stream(Upstream upstream, Request& req, StreamHandler handler);

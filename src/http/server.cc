@@ -30,6 +30,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include "common/signals.h"
 #include "http/request_parser.h"
 #include "log/log.h"
 
@@ -57,6 +58,27 @@ constexpr std::chrono::milliseconds kLingerTime{2'000};
 constexpr std::chrono::milliseconds kKillGrace{1'000};
 
 thread_local int tl_worker = -1;
+
+// Runs a worker's io_context until it is stopped. With `busy_poll` > 0 the worker polls (each
+// poll is one non-blocking epoll_wait) until it has seen no event for that long, then blocks for
+// the next one; the loop ends when run_one() returns 0, which it does only once stopped.
+void run_worker(asio::io_context& ioc, std::chrono::microseconds busy_poll) {
+  if (busy_poll.count() <= 0) {
+    ioc.run();
+    return;
+  }
+  using Clock = std::chrono::steady_clock;
+  auto last_event = Clock::now();
+  while (!ioc.stopped()) {
+    if (ioc.poll() > 0) {
+      last_event = Clock::now();
+      continue;
+    }
+    if (Clock::now() - last_event < busy_poll) continue;
+    if (ioc.run_one() == 0) return;
+    last_event = Clock::now();
+  }
+}
 
 }  // namespace
 
@@ -969,7 +991,7 @@ Result<void> Server::start() {
       tl_worker = static_cast<int>(wp->index);
       for (;;) {
         try {
-          wp->ioc->run();
+          run_worker(*wp->ioc, im.shared.options.busy_poll);
           break;
         } catch (const std::exception& e) {
           log::error("http worker: unhandled exception", log::kv("worker", wp->index),
@@ -1011,6 +1033,7 @@ void Server::wait() {
 void Server::run_until_signal() {
   asio::io_context signal_ioc(1);
   asio::signal_set signals(signal_ioc, SIGINT, SIGTERM);
+  unblock_stop_signals();  // the handler is in place: a signal pending since start-up arrives now
   int received = 0;
   std::function<void(beast::error_code, int)> on_signal = [&](beast::error_code ec, int signo) {
     if (ec) return;

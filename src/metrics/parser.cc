@@ -215,8 +215,9 @@ class PageBuilder {
 
   const char* parse_sample(const char* p, const char* end, uint32_t line) {
     const char* name_begin = p;
-    if (const size_t n = repeats(prev_name_, p, end, kNameChar); n != 0) {
-      p += n;
+    const size_t repeated = repeats(prev_name_, p, end, kNameChar);
+    if (repeated != 0) {
+      p += repeated;
     } else {
       if (!has(*p, kNameStart)) return "invalid metric name";
       ++p;
@@ -224,7 +225,11 @@ class PageBuilder {
     }
     const std::string_view name(name_begin, static_cast<size_t>(p - name_begin));
     prev_name_ = name;
-    if (options_.filter != nullptr && !options_.filter->wants(name)) return nullptr;
+    if (options_.filter != nullptr) {
+      // Runs of one name (histogram buckets, labelled series) reuse the previous line's answer.
+      if (repeated == 0) prev_wanted_ = options_.filter->wants(name);
+      if (!prev_wanted_) return nullptr;
+    }
 
     Sample sample;
     sample.name = name;
@@ -358,6 +363,7 @@ class PageBuilder {
   Page& page_;
   const ParseOptions& options_;
   std::string_view prev_name_;  // the name on the last sample line
+  bool prev_wanted_ = false;    // the filter's answer for prev_name_
 };
 
 Result<void> parse(std::string_view text, Page& page, const ParseOptions& options) {

@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 
 #include <boost/asio/as_tuple.hpp>
@@ -78,6 +79,10 @@ struct Entry {
   // Worker loop only.
   sched::EndpointMetrics published;
   Nanos next_models_fetch{0};
+  // Kept from scrape to scrape (scrapes of one endpoint never overlap): the request is built once
+  // and the page buffer keeps its capacity, so a warm scrape allocates nothing for either.
+  std::optional<http::Request> scrape_request;
+  http::Response scrape_response;
 };
 
 using EntryPtr = std::shared_ptr<Entry>;
@@ -225,25 +230,28 @@ void DataLayer::Core::on_failure(const EntryPtr& e, std::string_view why) {
 
 http::Awaitable<void> DataLayer::Core::scrape_once(const EntryPtr& e) {
   Worker& w = *e->worker;
-  http::Request req{http::Verb::get, e->target.metrics_path, 11};
-  req.set(http::Field::accept, "text/plain");
+  if (!e->scrape_request) {
+    e->scrape_request.emplace(http::Verb::get, e->target.metrics_path, 11);
+    e->scrape_request->set(http::Field::accept, "text/plain");
+  }
   e->last_attempt_ns.store(clock.now().count(), std::memory_order_relaxed);
   e->scrapes.fetch_add(1, std::memory_order_relaxed);
   scrapes.fetch_add(1, std::memory_order_relaxed);
-  auto res = co_await w.client.request(e->upstream, req);
+  http::Response& res = e->scrape_response;
+  auto got = co_await w.client.request_into(e->upstream, *e->scrape_request, res);
   if (e->stopped) co_return;
-  if (!res) {
-    on_failure(e, res.error().message);
+  if (!got) {
+    on_failure(e, got.error().message);
     co_return;
   }
-  if (res->result() != http::Status::ok) {
-    on_failure(e, "metrics: HTTP " + std::to_string(res->result_int()));
+  if (res.result() != http::Status::ok) {
+    on_failure(e, "metrics: HTTP " + std::to_string(res.result_int()));
     co_return;
   }
   metrics::ParseOptions po;
   po.on_error = metrics::OnError::kSkipLine;
   po.filter = &scrape_filter(e->target.engine);
-  if (auto r = metrics::parse(res->body(), w.page, po); !r) {
+  if (auto r = metrics::parse(res.body(), w.page, po); !r) {
     on_failure(e, "metrics: " + r.error().message);
     co_return;
   }

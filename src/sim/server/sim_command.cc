@@ -8,6 +8,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <fmt/format.h>
 
+#include "common/signals.h"
 #include "json/json.h"
 #include "kvevents/wire.h"
 #include "log/log.h"
@@ -104,6 +105,7 @@ std::string make_engine_id(uint16_t port) {
 }
 
 int run(SimOptions& o) {
+  block_stop_signals();  // before any thread starts; unblocked once the handler is installed
   auto profile = load_profile(o.profile);
   if (!profile) {
     log::error("llmd sim: bad --profile", log::kv("error", profile.error().message));
@@ -256,6 +258,7 @@ int run(SimOptions& o) {
 
   boost::asio::io_context sig_ioc;
   boost::asio::signal_set signals(sig_ioc, SIGINT, SIGTERM);
+  unblock_stop_signals();  // the handler is in place: a signal pending since start-up arrives now
   signals.async_wait([](const boost::system::error_code&, int) {});
   sig_ioc.run();
   log::info("llmd sim draining");
