@@ -9,7 +9,8 @@
 
 namespace llmd::http {
 
-// Adds GET `path` to `router`; `registry` must outlive the server.
+// Adds GET `path` to `router`; `registry` must outlive the server. `?name[]=x&name[]=y` limits the
+// page to those sample names (Registry::expose_to), as Prometheus client libraries do.
 void mount_metrics(Router& router, const metrics::Registry& registry, std::string path = "/metrics");
 
 }  // namespace llmd::http

@@ -1,7 +1,10 @@
 #include "http/types.h"
 
+#include <algorithm>
+
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/url/pct_string_view.hpp>
 
 namespace llmd::http {
 
@@ -65,6 +68,36 @@ Response json_response(Status status, std::string body, unsigned version, bool k
 
 Response error_response(Status status, std::string_view message, unsigned version, bool keep_alive) {
   return json_response(status, openai_error_body(status, message), version, keep_alive);
+}
+
+std::vector<std::string> query_values(std::string_view target, std::string_view key) {
+  // Split by hand and decode with Boost.URL: its parsers reject the raw brackets of `name[]=`,
+  // which Prometheus clients accept and which tools such as curl send unencoded.
+  std::vector<std::string> out;
+  const size_t q = target.find('?');
+  if (q == std::string_view::npos) return out;
+  std::string_view query = target.substr(q + 1);
+  query = query.substr(0, query.find('#'));
+  auto decode = [](std::string_view in, std::string& to) {
+    std::string plus_as_space(in);
+    std::replace(plus_as_space.begin(), plus_as_space.end(), '+', ' ');
+    auto pct = boost::urls::make_pct_string_view(plus_as_space);
+    if (!pct) return false;
+    to.clear();
+    pct->decode({}, boost::urls::string_token::assign_to(to));
+    return true;
+  };
+  std::string k, v;
+  while (!query.empty()) {
+    const std::string_view part = query.substr(0, query.find('&'));
+    query.remove_prefix(std::min(query.size(), part.size() + 1));
+    const size_t eq = part.find('=');
+    if (!decode(part.substr(0, eq), k)) return {};
+    if (k != key) continue;
+    if (!decode(eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1), v)) return {};
+    out.push_back(v);
+  }
+  return out;
 }
 
 }  // namespace llmd::http

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -34,5 +35,9 @@ std::string openai_error_body(Status status, std::string_view message, std::stri
 Response json_response(Status status, std::string body, unsigned version = 11, bool keep_alive = true);
 Response error_response(Status status, std::string_view message, unsigned version = 11,
                         bool keep_alive = true);
+
+// The decoded values of query parameter `key` in a request target, in order ("/m?a=1&a=2" → 1, 2;
+// keys are compared decoded, so `name%5B%5D` is `name[]`). Empty when absent or unparsable.
+std::vector<std::string> query_values(std::string_view target, std::string_view key);
 
 }  // namespace llmd::http

@@ -70,3 +70,24 @@ TEST(ErrorResponse, BodyIsOpenAiError) {
 
 }  // namespace
 }  // namespace llmd::http
+
+namespace llmd::http {
+namespace {
+
+TEST(QueryValues, DecodesRepeatedKeysInOrder) {
+  const std::string target = "/metrics?name%5B%5D=vllm%3Anum_requests_waiting&x=1&name[]=vllm:kv_cache_usage_perc";
+  EXPECT_EQ(query_values(target, "name[]"),
+            (std::vector<std::string>{"vllm:num_requests_waiting", "vllm:kv_cache_usage_perc"}));
+  EXPECT_EQ(query_values(target, "x"), (std::vector<std::string>{"1"}));
+  EXPECT_TRUE(query_values(target, "name").empty());
+  EXPECT_TRUE(query_values("/metrics", "name[]").empty());
+  EXPECT_EQ(query_values("/p?a=b+c%20d", "a"), (std::vector<std::string>{"b c d"}));
+}
+
+TEST(QueryValues, BadEscapesGiveNoneAndBareKeysAreEmpty) {
+  EXPECT_TRUE(query_values("/m?a=%zz", "a").empty());
+  EXPECT_EQ(query_values("/m?a=1&b", "b"), (std::vector<std::string>{""}));
+}
+
+}  // namespace
+}  // namespace llmd::http

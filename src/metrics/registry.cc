@@ -118,9 +118,9 @@ void FamilyBase::append_series_name(std::string& out, std::string_view suffix, c
   out.push_back('}');
 }
 
-void FamilyBase::expose(std::string& out) const {
+void FamilyBase::expose(std::string& out, unsigned parts) const {
   std::lock_guard lock(mu_);
-  if (slots_.empty()) return;
+  if (slots_.empty() || parts == 0) return;
   out.append("# HELP ");
   out.append(name_);
   out.push_back(' ');
@@ -130,13 +130,29 @@ void FamilyBase::expose(std::string& out) const {
   out.push_back(' ');
   out.append(to_string(type_));
   out.push_back('\n');
-  for (size_t i = 0; i < slots_.size(); ++i) append_series(out, i);
+  for (size_t i = 0; i < slots_.size(); ++i) append_series(out, i, parts);
+}
+
+unsigned FamilyBase::parts_named(std::span<const std::string> names) const {
+  unsigned parts = 0;
+  for (const std::string& n : names) {
+    if (type_ != MetricType::kHistogram) {
+      if (n == name_) return kAllParts;
+      continue;
+    }
+    if (n.size() <= name_.size() || n.compare(0, name_.size(), name_) != 0) continue;
+    const std::string_view suffix = std::string_view(n).substr(name_.size());
+    if (suffix == "_bucket") parts |= kBuckets;
+    if (suffix == "_sum") parts |= kSum;
+    if (suffix == "_count") parts |= kCount;
+  }
+  return parts;
 }
 
 }  // namespace detail
 
 template <>
-void Family<Counter>::append_series(std::string& out, size_t slot) const {
+void Family<Counter>::append_series(std::string& out, size_t slot, unsigned) const {
   const Slot& s = slots_[slot];
   append_series_name(out, {}, s);
   out.push_back(' ');
@@ -145,7 +161,7 @@ void Family<Counter>::append_series(std::string& out, size_t slot) const {
 }
 
 template <>
-void Family<Gauge>::append_series(std::string& out, size_t slot) const {
+void Family<Gauge>::append_series(std::string& out, size_t slot, unsigned) const {
   const Slot& s = slots_[slot];
   append_series_name(out, {}, s);
   out.push_back(' ');
@@ -154,26 +170,31 @@ void Family<Gauge>::append_series(std::string& out, size_t slot) const {
 }
 
 template <>
-void Family<Histogram>::append_series(std::string& out, size_t slot) const {
+void Family<Histogram>::append_series(std::string& out, size_t slot, unsigned parts) const {
   const Slot& s = slots_[slot];
   const Histogram& h = *children_[slot];
   // Read the buckets once, so that the cumulative buckets and _count agree even while observations race.
   uint64_t cumulative = 0;
   for (size_t i = 0; i < le_labels_.size(); ++i) {
     cumulative += h.bucket_count(i);
+    if ((parts & kBuckets) == 0) continue;
     append_series_name(out, "_bucket", s, le_labels_[i]);
     out.push_back(' ');
     append_double(out, static_cast<double>(cumulative));
     out.push_back('\n');
   }
-  append_series_name(out, "_sum", s);
-  out.push_back(' ');
-  append_double(out, h.sum());
-  out.push_back('\n');
-  append_series_name(out, "_count", s);
-  out.push_back(' ');
-  append_double(out, static_cast<double>(cumulative));
-  out.push_back('\n');
+  if ((parts & kSum) != 0) {
+    append_series_name(out, "_sum", s);
+    out.push_back(' ');
+    append_double(out, h.sum());
+    out.push_back('\n');
+  }
+  if ((parts & kCount) != 0) {
+    append_series_name(out, "_count", s);
+    out.push_back(' ');
+    append_double(out, static_cast<double>(cumulative));
+    out.push_back('\n');
+  }
 }
 
 namespace {
@@ -309,6 +330,11 @@ std::string Registry::expose() const {
 void Registry::expose_to(std::string& out) const {
   std::lock_guard lock(mu_);
   for (const auto& f : families_) f->expose(out);
+}
+
+void Registry::expose_to(std::string& out, std::span<const std::string> names) const {
+  std::lock_guard lock(mu_);
+  for (const auto& f : families_) f->expose(out, f->parts_named(names));
 }
 
 }  // namespace llmd::metrics

@@ -116,8 +116,14 @@ class FamilyBase {
   size_t max_series() const { return options_.max_series; }
   // Series currently held, the overflow series included.
   size_t size() const;
-  // Appends HELP, TYPE and every series; nothing if the family holds no series yet.
-  void expose(std::string& out) const;
+  // Which samples of each series to append: a histogram's _bucket, _sum and _count lines can be
+  // chosen separately (Registry::expose_to with names); counters and gauges have one part.
+  static constexpr unsigned kBuckets = 1, kSum = 2, kCount = 4, kAllParts = 7;
+  // Appends HELP, TYPE and every series (only `parts` of each); nothing if the family holds no
+  // series yet or `parts` is 0.
+  void expose(std::string& out, unsigned parts = kAllParts) const;
+  // The parts whose sample names (`name`, or `name_bucket`, `name_sum`, `name_count`) are listed.
+  unsigned parts_named(std::span<const std::string> names) const;
 
  protected:
   struct Slot {
@@ -131,7 +137,7 @@ class FamilyBase {
   // `strict` returns kRefused instead of the overflow slot. Caller holds mu_.
   size_t slot_for(std::span<const std::string_view> values, bool strict);
   virtual void make_child() = 0;
-  virtual void append_series(std::string& out, size_t slot) const = 0;
+  virtual void append_series(std::string& out, size_t slot, unsigned parts) const = 0;
   // Appends `name{labels}` (with `extra` appended to the labels when not empty).
   void append_series_name(std::string& out, std::string_view suffix, const Slot& slot,
                           std::string_view extra = {}) const;
@@ -216,7 +222,7 @@ class Family final : public detail::FamilyBase {
       children_.push_back(std::make_unique<T>());
     }
   }
-  void append_series(std::string& out, size_t slot) const override;
+  void append_series(std::string& out, size_t slot, unsigned parts) const override;
 
   std::vector<double> bounds_;          // histograms only; children point into it
   std::vector<std::string> le_labels_;  // histograms only: `le="<bound>"`, rendered once
@@ -224,11 +230,11 @@ class Family final : public detail::FamilyBase {
 };
 
 template <>
-void Family<Counter>::append_series(std::string& out, size_t slot) const;
+void Family<Counter>::append_series(std::string& out, size_t slot, unsigned parts) const;
 template <>
-void Family<Gauge>::append_series(std::string& out, size_t slot) const;
+void Family<Gauge>::append_series(std::string& out, size_t slot, unsigned parts) const;
 template <>
-void Family<Histogram>::append_series(std::string& out, size_t slot) const;
+void Family<Histogram>::append_series(std::string& out, size_t slot, unsigned parts) const;
 
 using CounterFamily = Family<Counter>;
 using GaugeFamily = Family<Gauge>;
@@ -264,6 +270,9 @@ class Registry {
   std::string expose() const;
   // The same, appended to `out` (lets a caller reuse one buffer across scrapes).
   void expose_to(std::string& out) const;
+  // Only the samples whose names are listed, as Prometheus clients answer `/metrics?name[]=...`: a
+  // family appears when any of its sample names is listed, with those samples alone.
+  void expose_to(std::string& out, std::span<const std::string> names) const;
 
  private:
   template <class T>

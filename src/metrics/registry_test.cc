@@ -112,6 +112,41 @@ TEST(RegistryTest, ExposesCounterGaugeAndHistogram) {
             "ttft_seconds_count{model_name=\"llama\"} 4\n");
 }
 
+TEST(RegistryTest, ExposesOnlyTheNamedSamples) {
+  Registry r;
+  auto requests = r.counter("llm_d_epp_request_total", "Requests.");
+  ASSERT_TRUE(requests);
+  (*requests)->inc(3);
+  auto running = r.gauge("vllm:num_requests_running", "Running requests.");
+  ASSERT_TRUE(running);
+  (*running)->set(7);
+  auto ttft = r.histogram("ttft_seconds", "TTFT.", {0.1, 1});
+  ASSERT_TRUE(ttft);
+  (*ttft)->observe(0.5);
+
+  auto only = [&r](std::vector<std::string> names) {
+    std::string out;
+    r.expose_to(out, names);
+    return out;
+  };
+  EXPECT_EQ(only({"vllm:num_requests_running"}),
+            "# HELP vllm:num_requests_running Running requests.\n"
+            "# TYPE vllm:num_requests_running gauge\n"
+            "vllm:num_requests_running 7\n");
+  // A histogram's parts are chosen by their sample names, not by the family name.
+  EXPECT_EQ(only({"ttft_seconds_count", "ttft_seconds_sum", "llm_d_epp_request_total"}),
+            "# HELP llm_d_epp_request_total Requests.\n"
+            "# TYPE llm_d_epp_request_total counter\n"
+            "llm_d_epp_request_total 3\n"
+            "# HELP ttft_seconds TTFT.\n"
+            "# TYPE ttft_seconds histogram\n"
+            "ttft_seconds_sum 0.5\n"
+            "ttft_seconds_count 1\n");
+  EXPECT_EQ(only({"ttft_seconds"}), "");
+  EXPECT_EQ(only({"unknown", "vllm:num_requests"}), "");
+  EXPECT_EQ(only({}), "");
+}
+
 TEST(RegistryTest, UnlabelledHistogramAndSpecialValues) {
   Registry r;
   auto h = r.histogram("lat", "L.", {1, HUGE_VAL});  // trailing +Inf is dropped

@@ -231,7 +231,12 @@ void DataLayer::Core::on_failure(const EntryPtr& e, std::string_view why) {
 http::Awaitable<void> DataLayer::Core::scrape_once(const EntryPtr& e) {
   Worker& w = *e->worker;
   if (!e->scrape_request) {
-    e->scrape_request.emplace(http::Verb::get, e->target.metrics_path, 11);
+    std::string target = e->target.metrics_path;
+    if (options.scrape_by_name) {
+      target.push_back(target.find('?') == std::string::npos ? '?' : '&');
+      target.append(scrape_query(e->target.engine));
+    }
+    e->scrape_request.emplace(http::Verb::get, target, 11);
     e->scrape_request->set(http::Field::accept, "text/plain");
   }
   e->last_attempt_ns.store(clock.now().count(), std::memory_order_relaxed);

@@ -106,6 +106,35 @@ TEST_F(DataLayerTest, ScrapedEndpointsBecomeReadyWithTheirMetrics) {
   EXPECT_EQ(status[0].missing_metrics, "");
 }
 
+TEST_F(DataLayerTest, ScrapesAskForTheNeededSeriesByName) {
+  FakeUpstream a("a"), b("b");
+  a.set_metrics(vllm_metrics_page(1, 2, 0.5));
+  b.set_metrics(vllm_metrics_page(1, 2, 0.5));
+  ASSERT_TRUE(a.start());
+  ASSERT_TRUE(b.start());
+  DataLayerOptions plain;
+  plain.scrape_by_name = false;
+  EndpointTarget with_query = target("b", b.port());
+  with_query.metrics_path = "/metrics?x=1";
+  {
+    DataLayer& data = make({});
+    ASSERT_TRUE(data.apply({target("a", a.port()), with_query}));
+    ASSERT_TRUE(eventually([&] { return store_.snapshot()->endpoints.size() == 2; }));
+    const std::string names =
+        "name%5B%5D=vllm%3Anum_requests_waiting&name%5B%5D=vllm%3Anum_requests_running&"
+        "name%5B%5D=vllm%3Akv_cache_usage_perc&name%5B%5D=vllm%3Agpu_cache_usage_perc&"
+        "name%5B%5D=vllm%3Acache_config_info&name%5B%5D=vllm%3Alora_requests_info";
+    EXPECT_EQ(a.last_metrics_target(), "/metrics?" + names);
+    EXPECT_EQ(b.last_metrics_target(), "/metrics?x=1&" + names);
+    data.stop();
+  }
+  DataLayer& data = make(plain);
+  const uint64_t before = a.metrics_requests();
+  ASSERT_TRUE(data.apply({target("a", a.port())}));
+  ASSERT_TRUE(eventually([&] { return a.metrics_requests() > before + 1; }));
+  EXPECT_EQ(a.last_metrics_target(), "/metrics");
+}
+
 TEST_F(DataLayerTest, MissingMetricsCountAsZeroAndFailedScrapesKeepAnEndpointOut) {
   FakeUpstream bare("bare"), broken("broken");
   bare.set_metrics("python_gc_objects_collected_total 1\n");

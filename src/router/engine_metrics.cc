@@ -47,6 +47,24 @@ metrics::ScrapeFilter make_filter(const Names& n) {
   return f;
 }
 
+std::string make_query(const Names& n) {
+  std::string q;
+  for (std::string_view name :
+       {n.waiting, n.running, n.kv_usage, n.kv_usage_legacy, n.cache_config, n.lora}) {
+    if (name.empty()) continue;
+    if (!q.empty()) q.push_back('&');
+    q.append("name%5B%5D=");
+    for (char c : name) {
+      if (c == ':') {
+        q.append("%3A");
+      } else {
+        q.push_back(c);  // the rest of a metric name ([a-zA-Z0-9_]) needs no escaping
+      }
+    }
+  }
+  return q;
+}
+
 int64_t to_count(double v) {
   if (!std::isfinite(v) || v < 0) return 0;
   return static_cast<int64_t>(std::llround(v));
@@ -91,6 +109,12 @@ std::string ExtractReport::missing() const {
 const metrics::ScrapeFilter& scrape_filter(EngineType engine) {
   static const metrics::ScrapeFilter vllm = make_filter(kVllm);
   static const metrics::ScrapeFilter sglang = make_filter(kSglang);
+  return engine == EngineType::kSglang ? sglang : vllm;
+}
+
+const std::string& scrape_query(EngineType engine) {
+  static const std::string vllm = make_query(kVllm);
+  static const std::string sglang = make_query(kSglang);
   return engine == EngineType::kSglang ? sglang : vllm;
 }
 

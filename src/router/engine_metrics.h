@@ -29,6 +29,11 @@ struct ExtractReport {
 // The filter selecting the series `engine` needs. Built once per engine; immutable, shareable.
 const metrics::ScrapeFilter& scrape_filter(EngineType engine);
 
+// The query that asks a Prometheus client library (vLLM's and SGLang's /metrics) for these series
+// alone: `name%5B%5D=<name>&...` (`name[]`, URL-encoded). A server that ignores it sends the whole
+// page, which the filter then reduces.
+const std::string& scrape_query(EngineType engine);
+
 // Extracts attributes from a parsed page. Data-parallel servers expose one series per engine rank:
 // queue and running counts are summed, KV-cache usage is the maximum. Missing series leave the value
 // at zero (the report says which). `now` becomes update_time.

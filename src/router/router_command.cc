@@ -13,6 +13,7 @@
 #include "common/signals.h"
 #include "config/config.h"
 #include "http/server.h"
+#include "http/tick_loop.h"
 #include "log/log.h"
 #include "router/admin.h"
 #include "router/data_layer.h"
@@ -50,6 +51,8 @@ struct RouterOptions {
   size_t max_body_bytes = 64 * 1024 * 1024;
   uint64_t seed = 0;
   std::string busy_poll = "0s";
+  std::string scrape_tick = "5ms";
+  bool scrape_by_name = true;
 };
 
 // Go-style durations ("50ms", "1m30s"), decoded by the config library so flags and files agree.
@@ -81,7 +84,7 @@ int run(const RouterOptions& o) {
   };
 
   Nanos interval, staleness, scrape_timeout, models_interval, discovery_poll, connect_timeout,
-      upstream_timeout, busy_poll;
+      upstream_timeout, busy_poll, scrape_tick;
   for (auto [flag, text, out] :
        {std::tuple{"--refresh-metrics-interval", &o.refresh_metrics_interval, &interval},
         std::tuple{"--metrics-staleness-threshold", &o.staleness, &staleness},
@@ -90,7 +93,8 @@ int run(const RouterOptions& o) {
         std::tuple{"--discovery-poll-interval", &o.discovery_poll, &discovery_poll},
         std::tuple{"--connect-timeout", &o.connect_timeout, &connect_timeout},
         std::tuple{"--upstream-timeout", &o.upstream_timeout, &upstream_timeout},
-        std::tuple{"--busy-poll", &o.busy_poll, &busy_poll}}) {
+        std::tuple{"--busy-poll", &o.busy_poll, &busy_poll},
+        std::tuple{"--scrape-tick", &o.scrape_tick, &scrape_tick}}) {
     auto d = parse_duration(flag, *text);
     if (!d) return fail(d.error());
     *out = *d;
@@ -98,6 +102,7 @@ int run(const RouterOptions& o) {
   if (discovery_poll.count() <= 0)
     return fail(Error(ErrorCode::kConfig, "--discovery-poll-interval must be > 0"));
   if (busy_poll.count() < 0) return fail(Error(ErrorCode::kConfig, "--busy-poll must be >= 0"));
+  if (scrape_tick.count() < 0) return fail(Error(ErrorCode::kConfig, "--scrape-tick must be >= 0"));
   if (o.max_attempts < 1) return fail(Error(ErrorCode::kConfig, "--max-attempts must be >= 1"));
   if (o.endpoints.empty() && o.discovery_file.empty()) {
     return fail(Error(ErrorCode::kConfig, "give --endpoint (repeatable) or --discovery-file"));
@@ -144,6 +149,7 @@ int run(const RouterOptions& o) {
   dopts.staleness_threshold = staleness;
   dopts.scrape_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(scrape_timeout);
   dopts.models_interval = models_interval;
+  dopts.scrape_by_name = o.scrape_by_name;
   DataLayer data(store, clock, dopts);
   EppMetrics metrics(clock, o.pool_name, store, threads);
   metrics.bind_plan(*plan);
@@ -173,7 +179,10 @@ int run(const RouterOptions& o) {
   gateway.bind(*server);
   std::vector<boost::asio::any_io_executor> executors;
   for (unsigned i = 0; i < server->worker_count(); ++i) executors.push_back(server->worker_executor(i));
-  data.attach(executors);
+  // Scrapes get their own loop, off the request path, that reads the answers of a tick together.
+  http::TickLoop scrape_loop(std::chrono::duration_cast<std::chrono::microseconds>(scrape_tick));
+  data.attach({scrape_loop.executor()});
+  scrape_loop.start();
 
   http::Router admin_routes;
   add_admin_routes(admin_routes, AdminContext{&data, &metrics, &store, &clock});
@@ -201,10 +210,12 @@ int run(const RouterOptions& o) {
 
   if (auto r = admin->start(); !r) {
     data.stop();
+    scrape_loop.stop();
     return fail(r.error());
   }
   if (auto r = server->start(); !r) {
     data.stop();
+    scrape_loop.stop();
     admin->drain();
     admin->wait();
     return fail(r.error());
@@ -216,6 +227,7 @@ int run(const RouterOptions& o) {
   // The loops have stopped: release everything bound to them before they are destroyed.
   if (watcher) watcher->stop();
   data.stop();
+  scrape_loop.stop();
   gateway.unbind();
   admin->drain();
   admin->wait();
@@ -268,6 +280,13 @@ cli::RunFn setup_router_command(CLI::App& app) {
                  "Keep polling this long after the last event before sleeping (e.g. 500us; 0: never). "
                  "Lower latency, at the cost of a busy core per worker while traffic flows")
       ->capture_default_str();
+  app.add_option("--scrape-tick", o->scrape_tick,
+                 "Scrapes run on one loop that wakes once per tick and reads every answer that has "
+                 "arrived (0: wake for each answer)")
+      ->capture_default_str();
+  app.add_flag("--scrape-by-name,!--no-scrape-by-name", o->scrape_by_name,
+               "Ask each /metrics for the needed series only (?name[]=..., honoured by vLLM's and "
+               "SGLang's Prometheus clients; others send the whole page). On by default");
   app.add_option("--seed", o->seed, "Seed for tie-breaking and request ids (0: from the clock)");
   return [o] { return run(*o); };
 }

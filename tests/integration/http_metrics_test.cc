@@ -73,6 +73,13 @@ TEST(HttpMetricsEndpoint, ExpositionParsesBackToRegistryValues) {
   EXPECT_EQ(values["llmd_test_latency_seconds_bucket|le=1"], 2);
   EXPECT_EQ(values["llmd_test_latency_seconds_bucket|le=+Inf"], 3);
   EXPECT_EQ(values["llmd_test_latency_seconds_count"], 3);
+
+  auto only = get(server.port(), "/metrics?name[]=llmd_test_queue_depth&name[]=llmd_test_latency_seconds_count");
+  ASSERT_TRUE(only.has_value()) << only.error().message;
+  EXPECT_EQ(only->body(),
+            "# HELP llmd_test_queue_depth Queue depth.\n# TYPE llmd_test_queue_depth gauge\n"
+            "llmd_test_queue_depth 7.25\n# HELP llmd_test_latency_seconds Latency.\n"
+            "# TYPE llmd_test_latency_seconds histogram\nllmd_test_latency_seconds_count 3\n");
   EXPECT_DOUBLE_EQ(values["llmd_test_latency_seconds_sum"], 3.55);
 
   server.drain();

@@ -31,6 +31,7 @@ struct FakeUpstream::Impl {
   std::vector<std::string> models;
   std::string last_headers;
   std::string last_body;
+  std::string last_metrics_target;
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> metrics_requests{0};
   std::atomic<uint64_t> cancelled{0};
@@ -144,6 +145,7 @@ Result<void> FakeUpstream::start() {
             std::lock_guard lock(im.mu);
             text = im.metrics_text;
             status = im.metrics_status;
+            im.last_metrics_target = std::string(req.target());
           }
           http::Response out{static_cast<http::Status>(status), req.version()};
           out.set(http::Field::content_type, "text/plain; version=0.0.4");
@@ -222,6 +224,10 @@ uint64_t FakeUpstream::cancelled() const { return impl_->cancelled.load(); }
 std::string FakeUpstream::last_headers() const {
   std::lock_guard lock(impl_->mu);
   return impl_->last_headers;
+}
+std::string FakeUpstream::last_metrics_target() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->last_metrics_target;
 }
 std::string FakeUpstream::last_body() const {
   std::lock_guard lock(impl_->mu);

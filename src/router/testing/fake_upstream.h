@@ -35,6 +35,8 @@ class FakeUpstream {
   // Inference requests answered.
   uint64_t requests() const;
   uint64_t metrics_requests() const;
+  // The request target of the last GET /metrics (query included; the page ignores the query).
+  std::string last_metrics_target() const;
   // Requests whose handler ended because the client went away.
   uint64_t cancelled() const;
   // The headers of the last inference request, as "name: value\n" lines (names lower-cased, sorted).
