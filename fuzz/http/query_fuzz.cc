@@ -17,7 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto values = llmd::http::query_values(target, key);
   const size_t q = target.find('?');
   if (q == std::string_view::npos && !values.empty()) std::abort();
-  const size_t parts = q == std::string_view::npos ? 0 : 1 + std::count(target.begin() + q, target.end(), '&');
+  const size_t parts =
+      q == std::string_view::npos ? 0 : 1 + std::count(target.begin() + q, target.end(), '&');
   if (values.size() > parts) std::abort();
   for (const auto& v : values) {
     if (v.size() > target.size()) std::abort();  // decoding never grows a value

@@ -43,7 +43,7 @@ TEST(TickLoop, RunsPostedWorkAndTimers) {
 // The point of the loop: answers that arrive between two ticks cost one pass, not one wake-up each.
 TEST(TickLoop, ReadsEverythingThatArrivedWithinATickInOnePass) {
   constexpr int kSockets = 20;
-  TickLoop loop(1s);  // long, so the writes below all land within one tick
+  TickLoop loop(1s);       // long, so the writes below all land within one tick
   asio::io_context local;  // owns the test's ends of the pairs; never run
   std::vector<std::unique_ptr<Local::socket>> ours, theirs;
   for (int i = 0; i < kSockets; ++i) {

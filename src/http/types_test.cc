@@ -75,7 +75,8 @@ namespace llmd::http {
 namespace {
 
 TEST(QueryValues, DecodesRepeatedKeysInOrder) {
-  const std::string target = "/metrics?name%5B%5D=vllm%3Anum_requests_waiting&x=1&name[]=vllm:kv_cache_usage_perc";
+  const std::string target =
+      "/metrics?name%5B%5D=vllm%3Anum_requests_waiting&x=1&name[]=vllm:kv_cache_usage_perc";
   EXPECT_EQ(query_values(target, "name[]"),
             (std::vector<std::string>{"vllm:num_requests_waiting", "vllm:kv_cache_usage_perc"}));
   EXPECT_EQ(query_values(target, "x"), (std::vector<std::string>{"1"}));

@@ -74,7 +74,8 @@ TEST(HttpMetricsEndpoint, ExpositionParsesBackToRegistryValues) {
   EXPECT_EQ(values["llmd_test_latency_seconds_bucket|le=+Inf"], 3);
   EXPECT_EQ(values["llmd_test_latency_seconds_count"], 3);
 
-  auto only = get(server.port(), "/metrics?name[]=llmd_test_queue_depth&name[]=llmd_test_latency_seconds_count");
+  auto only =
+      get(server.port(), "/metrics?name[]=llmd_test_queue_depth&name[]=llmd_test_latency_seconds_count");
   ASSERT_TRUE(only.has_value()) << only.error().message;
   EXPECT_EQ(only->body(),
             "# HELP llmd_test_queue_depth Queue depth.\n# TYPE llmd_test_queue_depth gauge\n"

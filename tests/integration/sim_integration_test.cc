@@ -234,9 +234,11 @@ TEST(SimHttpTest, PrefixCacheHitsAreReportedAsCachedTokens) {
 
   // name[] limits the page to the named samples, as prometheus_client does for vLLM.
   const std::string only =
-      http(sim.port, bhttp::verb::get, "/metrics?name[]=vllm:prefix_cache_hits_total&name%5B%5D=vllm%3Anum_requests_waiting")
+      http(sim.port, bhttp::verb::get,
+           "/metrics?name[]=vllm:prefix_cache_hits_total&name%5B%5D=vllm%3Anum_requests_waiting")
           .body;
-  EXPECT_EQ(metric(only, "vllm:prefix_cache_hits_total{"), static_cast<double>((prompt_tokens - 1) / 16 * 16));
+  EXPECT_EQ(metric(only, "vllm:prefix_cache_hits_total{"),
+            static_cast<double>((prompt_tokens - 1) / 16 * 16));
   EXPECT_EQ(metric(only, "vllm:num_requests_waiting{"), 0.0);
   EXPECT_EQ(only.find("vllm:prefix_cache_queries_total"), std::string::npos) << only;
   EXPECT_EQ(only.find("_bucket"), std::string::npos) << only;
