@@ -9,11 +9,7 @@ void mount_metrics(Router& router, const metrics::Registry& registry, std::strin
     Response out{Status::ok, req.version()};
     out.set(Field::content_type, metrics::kContentType);
     // `name[]` parameters limit the page to those samples, as Prometheus client libraries do.
-    if (auto names = query_values(req.target(), "name[]"); !names.empty()) {
-      registry.expose_to(out.body(), names);
-    } else {
-      registry.expose_to(out.body());
-    }
+    registry.expose_to(out.body(), query_values(req.target(), "name[]"));
     out.keep_alive(req.keep_alive());
     out.prepare_payload();
     co_await res.send(std::move(out));

@@ -333,6 +333,7 @@ void Registry::expose_to(std::string& out) const {
 }
 
 void Registry::expose_to(std::string& out, std::span<const std::string> names) const {
+  if (names.empty()) return expose_to(out);
   std::lock_guard lock(mu_);
   for (const auto& f : families_) f->expose(out, f->parts_named(names));
 }

@@ -271,7 +271,8 @@ class Registry {
   // The same, appended to `out` (lets a caller reuse one buffer across scrapes).
   void expose_to(std::string& out) const;
   // Only the samples whose names are listed, as Prometheus clients answer `/metrics?name[]=...`: a
-  // family appears when any of its sample names is listed, with those samples alone.
+  // family appears when any of its sample names is listed, with those samples alone. No names (no
+  // `name[]` in the query) means everything.
   void expose_to(std::string& out, std::span<const std::string> names) const;
 
  private:

@@ -954,11 +954,7 @@ http::Router Replica::make_router() {
                http::Response out{Status::ok, req.version()};
                out.set(http::Field::content_type, "text/plain; version=0.0.4; charset=utf-8");
                // As vLLM's prometheus_client does, `name[]` parameters limit the page to those samples.
-               if (auto names = http::query_values(req.target(), "name[]"); !names.empty()) {
-                 metrics_->registry.expose_to(out.body(), names);
-               } else {
-                 metrics_->registry.expose_to(out.body());
-               }
+               metrics_->registry.expose_to(out.body(), http::query_values(req.target(), "name[]"));
                out.keep_alive(req.keep_alive());
                out.prepare_payload();
                co_await res.send(std::move(out));
