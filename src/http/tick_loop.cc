@@ -35,19 +35,21 @@ void TickLoop::run() {
     return;
   }
   using Clock = std::chrono::steady_clock;
-  // The grid is absolute, so a pass that runs long does not push the later ones back.
-  auto next = Clock::time_point((Clock::now().time_since_epoch() / tick_ + 1) * tick_);
   while (!stopping_.load(std::memory_order_acquire)) {
+    // Block until something is due, so that an idle loop takes no wake-ups at all...
+    if (ioc.run_one() == 0 || ioc.stopped()) break;
+    busy_passes_.fetch_add(1, std::memory_order_relaxed);
+    // ...then let whatever else comes within this tick gather, and run it all in one pass. The
+    // grid is absolute, so a pass that runs long does not push the later ones back.
+    const auto now = Clock::now();
+    std::this_thread::sleep_until(Clock::time_point((now.time_since_epoch() / tick_ + 1) * tick_));
+    if (stopping_.load(std::memory_order_acquire)) break;
     if (ioc.poll() > 0) {
       busy_passes_.fetch_add(1, std::memory_order_relaxed);
     } else {
       idle_passes_.fetch_add(1, std::memory_order_relaxed);
     }
     if (ioc.stopped()) break;
-    const auto now = Clock::now();
-    if (next <= now) next = Clock::time_point((now.time_since_epoch() / tick_ + 1) * tick_);
-    std::this_thread::sleep_until(next);
-    next += tick_;
   }
 }
 

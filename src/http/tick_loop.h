@@ -1,10 +1,11 @@
 #pragma once
 // An event loop on its own thread for background polling (metrics scrapes). With a tick > 0 it
-// wakes at most once per tick: it runs whatever is ready (one non-blocking epoll_wait), then sleeps
-// until the next multiple of the tick. A blocking loop would wake for every arriving answer,
-// because asio registers sockets edge-triggered, and each wake-up costs a context switch (tens of
-// µs on a VM); answers that wait for the next tick instead are all read in one pass. Timers and I/O
-// on the loop complete up to one tick late. A tick of 0 runs an ordinary blocking loop.
+// wakes for the first thing due (a timer or I/O), runs it, then sleeps to the next multiple of the
+// tick and runs everything else that became ready meanwhile in one pass (one non-blocking
+// epoll_wait). A plain loop would wake for every arriving answer, because asio registers sockets
+// edge-triggered, and each wake-up costs a context switch (tens of µs on a VM); an idle loop takes
+// none. Timers and I/O on the loop complete up to one tick late. A tick of 0 runs an ordinary
+// blocking loop.
 
 #include <atomic>
 #include <chrono>

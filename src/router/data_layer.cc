@@ -10,12 +10,14 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "http/client.h"
+#include "http/polled_get.h"
 #include "json/json.h"
 #include "log/log.h"
 #include "metrics/parser.h"
@@ -39,13 +41,19 @@ const std::vector<std::string>* ModelIndex::restrict_to(std::string_view model) 
 namespace {
 
 // One event loop's share of the scraping.
+struct Entry;
 struct Worker {
-  Worker(asio::any_io_executor ex, const http::ClientOptions& o) : executor(ex), client(ex, o) {}
+  Worker(asio::any_io_executor ex, const http::ClientOptions& o) : executor(ex), client(ex, o), timer(ex) {}
   asio::any_io_executor executor;
-  http::Client client;
+  http::Client client;  // /v1/models fetches and name resolution; scrapes use http::PolledGet
   metrics::Page page;
   json::Parser json_parser;
   size_t load = 0;  // endpoints assigned; under Core::mu
+
+  // Loop only: the scraped endpoints, and the timer of the next pass over them.
+  std::vector<std::shared_ptr<Entry>> scraped;
+  asio::steady_timer timer;
+  std::atomic<bool> stopped{false};
 };
 
 struct ModelList {
@@ -55,15 +63,16 @@ struct ModelList {
 
 struct Entry {
   Entry(EndpointTarget t, std::shared_ptr<Worker> w)
-      : target(std::move(t)),
-        upstream{target.spec.address, target.spec.port},
-        worker(std::move(w)),
-        timer(worker->executor) {}
+      : target(std::move(t)), upstream{target.spec.address, target.spec.port}, worker(std::move(w)) {
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(upstream.host, ec);
+    named = static_cast<bool>(ec);
+    if (!named) peers.emplace_back(address, upstream.port);
+  }
 
   const EndpointTarget target;
   const http::Upstream upstream;
   const std::shared_ptr<Worker> worker;
-  asio::steady_timer timer;  // used on the worker's loop only
   std::atomic<bool> stopped{false};
   std::atomic<bool> in_store{false};  // written under Core::mu
 
@@ -79,10 +88,16 @@ struct Entry {
   // Worker loop only.
   sched::EndpointMetrics published;
   Nanos next_models_fetch{0};
-  // Kept from scrape to scrape (scrapes of one endpoint never overlap): the request is built once
-  // and the page buffer keeps its capacity, so a warm scrape allocates nothing for either.
-  std::optional<http::Request> scrape_request;
-  http::Response scrape_response;
+  bool fetching_models = false;
+  // The scrape connection, made once the address is known (a name is resolved first); it keeps the
+  // request bytes and its buffers from scrape to scrape, so a warm scrape allocates nothing.
+  std::unique_ptr<http::PolledGet> conn;
+  std::vector<asio::ip::tcp::endpoint> peers;  // empty until a name is resolved
+  bool named = false;                          // the address is a host name
+  bool resolving = false;
+  bool in_flight = false;
+  SteadyClock::time_point due{};      // next scrape
+  SteadyClock::time_point wake_at{};  // when this entry next needs a pass
 };
 
 using EntryPtr = std::shared_ptr<Entry>;
@@ -126,9 +141,15 @@ struct DataLayer::Core : std::enable_shared_from_this<Core> {
   void rebuild_models();                // under mu
   void on_success(const EntryPtr& e, sched::EndpointMetrics m, const ExtractReport& report);
   void on_failure(const EntryPtr& e, std::string_view why);
-  http::Awaitable<void> scrape_loop(EntryPtr e);
-  http::Awaitable<void> scrape_once(const EntryPtr& e);
-  http::Awaitable<void> fetch_models(const EntryPtr& e);
+  // The scrapes of one worker: passes over its endpoints, each a few non-blocking calls, timed by
+  // one timer for the next thing due.
+  http::Awaitable<void> pass_loop(std::shared_ptr<Worker> w);
+  SteadyClock::time_point pass(Worker& w, SteadyClock::time_point now);
+  void step(const EntryPtr& e, SteadyClock::time_point now);
+  void take_answer(const EntryPtr& e);
+  void count_attempt(Entry& e);
+  http::Awaitable<void> resolve(EntryPtr e);
+  http::Awaitable<void> fetch_models(EntryPtr e);
 };
 
 void DataLayer::Core::start_entry(const EntryPtr& e) {
@@ -138,14 +159,19 @@ void DataLayer::Core::start_entry(const EntryPtr& e) {
     if (store.upsert(e->target.spec)) e->in_store = true;
     return;
   }
-  asio::co_spawn(e->worker->executor, scrape_loop(e), asio::detached);
+  asio::post(e->worker->executor, [e] {
+    Worker& w = *e->worker;
+    if (e->stopped || w.stopped) return;
+    w.scraped.push_back(e);  // due at once: the next pass, which this brings forward, scrapes it
+    w.timer.cancel();
+  });
 }
 
 void DataLayer::Core::stop_entry(const EntryPtr& e) {
   --e->worker->load;
   e->stopped = true;
   if (e->in_store.exchange(false)) store.remove(e->target.spec.id);
-  asio::post(e->worker->executor, [e] { e->timer.cancel(); });
+  asio::post(e->worker->executor, [e] { e->worker->timer.cancel(); });  // a pass drops it
 }
 
 void DataLayer::Core::rebuild_models() {
@@ -228,44 +254,166 @@ void DataLayer::Core::on_failure(const EntryPtr& e, std::string_view why) {
             log::kv("since_ms", since.count() / 1'000'000), log::kv("error", why));
 }
 
-http::Awaitable<void> DataLayer::Core::scrape_once(const EntryPtr& e) {
-  Worker& w = *e->worker;
-  if (!e->scrape_request) {
-    std::string target = e->target.metrics_path;
-    if (options.scrape_by_name) {
-      target.push_back(target.find('?') == std::string::npos ? '?' : '&');
-      target.append(scrape_query(e->target.engine));
+namespace {
+
+// After the first scrape, scrapes run on a grid of the interval shared by every endpoint with that
+// interval: their requests then go out in one pass and their answers come back for the next, so a
+// worker wakes twice per interval for all of its endpoints, not twice per endpoint.
+SteadyClock::time_point next_on_grid(SteadyClock::time_point now, Nanos interval) {
+  const auto step = std::chrono::duration_cast<SteadyClock::duration>(interval);
+  return SteadyClock::time_point((now.time_since_epoch() / step + 1) * step);
+}
+
+}  // namespace
+
+http::Awaitable<void> DataLayer::Core::pass_loop(std::shared_ptr<Worker> w) {
+  auto self = shared_from_this();  // a pass may run while the DataLayer is being stopped elsewhere
+  // Entries and their connections go with this loop, however it ends (the io_context may be
+  // destroyed with the loop suspended); entries also hold their worker, so this breaks that cycle.
+  struct Release {
+    Worker& w;
+    ~Release() {
+      for (auto& e : w.scraped) e->conn.reset();
+      w.scraped.clear();
     }
-    e->scrape_request.emplace(http::Verb::get, target, 11);
-    e->scrape_request->set(http::Field::accept, "text/plain");
+  } release{*w};
+  while (!w->stopped.load(std::memory_order_acquire)) {
+    const auto next = pass(*w, SteadyClock::now());
+    w->timer.expires_at(next);
+    co_await w->timer.async_wait(asio::as_tuple(asio::use_awaitable));
   }
-  e->last_attempt_ns.store(clock.now().count(), std::memory_order_relaxed);
-  e->scrapes.fetch_add(1, std::memory_order_relaxed);
+}
+
+SteadyClock::time_point DataLayer::Core::pass(Worker& w, SteadyClock::time_point now) {
+  auto next = SteadyClock::time_point::max();
+  for (size_t i = 0; i < w.scraped.size();) {
+    if (w.scraped[i]->stopped) {
+      w.scraped[i]->conn.reset();
+      w.scraped[i] = std::move(w.scraped.back());
+      w.scraped.pop_back();
+      continue;
+    }
+    step(w.scraped[i], now);
+    next = std::min(next, w.scraped[i]->wake_at);
+    ++i;
+  }
+  return next;
+}
+
+void DataLayer::Core::count_attempt(Entry& e) {
+  e.last_attempt_ns.store(clock.now().count(), std::memory_order_relaxed);
+  e.scrapes.fetch_add(1, std::memory_order_relaxed);
   scrapes.fetch_add(1, std::memory_order_relaxed);
-  http::Response& res = e->scrape_response;
-  auto got = co_await w.client.request_into(e->upstream, *e->scrape_request, res);
-  if (e->stopped) co_return;
-  if (!got) {
-    on_failure(e, got.error().message);
-    co_return;
+}
+
+void DataLayer::Core::step(const EntryPtr& e, SteadyClock::time_point now) {
+  using Step = http::PolledGet::Step;
+  Entry& en = *e;
+  if (!en.in_flight) {
+    if (now < en.due) {
+      en.wake_at = en.due;
+      return;
+    }
+    if (!en.conn) {
+      if (en.peers.empty()) {
+        // A host name: resolved off this loop; resolve() brings the next pass forward.
+        if (!en.resolving) {
+          en.resolving = true;
+          asio::co_spawn(en.worker->executor, resolve(e), asio::detached);
+        }
+        en.wake_at = SteadyClock::time_point::max();
+        return;
+      }
+      std::string path = en.target.metrics_path;
+      if (options.scrape_by_name) {
+        path.push_back(path.find('?') == std::string::npos ? '?' : '&');
+        path.append(scrape_query(en.target.engine));
+      }
+      http::PolledGetOptions po;
+      po.timeout = options.scrape_timeout;
+      po.max_body_bytes = options.max_metrics_bytes;
+      po.accept = "text/plain";
+      en.conn = std::make_unique<http::PolledGet>(en.peers, host_port_of(en.target.spec), path, po);
+    }
+    count_attempt(en);
+    if (en.conn->start(now) == Step::kPending) {
+      // Its answer cannot be in yet: it is looked for in a later pass.
+      en.in_flight = true;
+      en.wake_at = now + options.answer_poll;
+      return;
+    }
+  } else {
+    const Step s = en.conn->poll(now);
+    if (s == Step::kPending) {
+      en.wake_at = now + options.answer_poll;
+      return;
+    }
+    en.in_flight = false;
+    if (s == Step::kDone) {
+      take_answer(e);
+    }
   }
-  if (res.result() != http::Status::ok) {
-    on_failure(e, "metrics: HTTP " + std::to_string(res.result_int()));
-    co_return;
+  if (!en.conn->error().empty()) {
+    on_failure(e, en.conn->error());
+    // A name may have moved: it is resolved again for the next scrape.
+    if (en.named) {
+      en.conn.reset();
+      en.peers.clear();
+    }
+  }
+  en.due = next_on_grid(now, en.target.scrape_interval);
+  en.wake_at = en.due;
+  if (options.models_interval.count() > 0 && !en.fetching_models &&
+      en.in_store.load(std::memory_order_acquire) && clock.now() >= en.next_models_fetch) {
+    en.next_models_fetch = clock.now() + options.models_interval;
+    en.fetching_models = true;
+    asio::co_spawn(en.worker->executor, fetch_models(e), asio::detached);
+  }
+}
+
+void DataLayer::Core::take_answer(const EntryPtr& e) {
+  Worker& w = *e->worker;
+  const http::PolledGet& conn = *e->conn;
+  if (conn.status() != 200) {
+    on_failure(e, "metrics: HTTP " + std::to_string(conn.status()));
+    return;
   }
   metrics::ParseOptions po;
   po.on_error = metrics::OnError::kSkipLine;
   po.filter = &scrape_filter(e->target.engine);
-  if (auto r = metrics::parse(res.body(), w.page, po); !r) {
+  if (auto r = metrics::parse(conn.body(), w.page, po); !r) {
     on_failure(e, "metrics: " + r.error().message);
-    co_return;
+    return;
   }
   ExtractReport report;
   sched::EndpointMetrics m = extract_metrics(e->target.engine, w.page, clock.now(), &report);
   on_success(e, std::move(m), report);
 }
 
-http::Awaitable<void> DataLayer::Core::fetch_models(const EntryPtr& e) {
+http::Awaitable<void> DataLayer::Core::resolve(EntryPtr e) {
+  auto self = shared_from_this();
+  Worker& w = *e->worker;
+  asio::ip::tcp::resolver resolver(w.executor);
+  auto [ec, results] = co_await resolver.async_resolve(e->upstream.host, std::to_string(e->upstream.port),
+                                                       asio::as_tuple(asio::use_awaitable));
+  e->resolving = false;
+  if (e->stopped || w.stopped) co_return;
+  if (ec || results.empty()) {
+    count_attempt(*e);
+    on_failure(e, "resolve " + e->upstream.host + ": " + (ec ? ec.message() : std::string("no address")));
+    e->due = next_on_grid(SteadyClock::now(), e->target.scrape_interval);
+  } else {
+    for (const auto& r : results) e->peers.push_back(r.endpoint());
+  }
+  w.timer.cancel();  // a pass now: it scrapes, or schedules the retry
+}
+
+http::Awaitable<void> DataLayer::Core::fetch_models(EntryPtr e) {
+  auto self = shared_from_this();
+  struct Done {
+    Entry& e;
+    ~Done() { e.fetching_models = false; }
+  } done{*e};
   Worker& w = *e->worker;
   http::Request req{http::Verb::get, "/v1/models", 11};
   req.set(http::Field::accept, "application/json");
@@ -297,27 +445,6 @@ http::Awaitable<void> DataLayer::Core::fetch_models(const EntryPtr& e) {
   if (!stopped) rebuild_models();
 }
 
-http::Awaitable<void> DataLayer::Core::scrape_loop(EntryPtr e) {
-  const auto interval = std::chrono::duration_cast<SteadyClock::duration>(e->target.scrape_interval);
-  // After the first scrape, scrapes run on a grid of the interval shared by every endpoint with that
-  // interval: a worker then wakes once per tick for all of its endpoints and their answers arrive
-  // together, which costs far less CPU than spreading them (each wake-up is a context switch).
-  auto next_tick = [interval](SteadyClock::time_point now) {
-    return SteadyClock::time_point((now.time_since_epoch() / interval + 1) * interval);
-  };
-  while (!e->stopped) {
-    co_await scrape_once(e);
-    if (e->stopped) break;
-    if (options.models_interval.count() > 0 && e->in_store && clock.now() >= e->next_models_fetch) {
-      e->next_models_fetch = clock.now() + options.models_interval;
-      co_await fetch_models(e);
-      if (e->stopped) break;
-    }
-    e->timer.expires_at(next_tick(SteadyClock::now()));  // a missed tick is skipped, not made up
-    co_await e->timer.async_wait(asio::as_tuple(asio::use_awaitable));
-  }
-}
-
 DataLayer::DataLayer(sched::EndpointStore& store, const Clock& clock, DataLayerOptions options)
     : core_(std::make_shared<Core>(store, clock, options)) {}
 
@@ -329,7 +456,11 @@ void DataLayer::attach(std::vector<asio::any_io_executor> executors) {
   co.max_idle_per_upstream = 2;
   co.max_response_body_bytes = core_->options.max_metrics_bytes;
   std::lock_guard lock(core_->mu);
-  for (auto& ex : executors) core_->workers.push_back(std::make_shared<Worker>(ex, co));
+  for (auto& ex : executors) {
+    auto w = std::make_shared<Worker>(ex, co);
+    core_->workers.push_back(w);
+    asio::co_spawn(ex, core_->pass_loop(w), asio::detached);
+  }
 }
 
 DataLayer::~DataLayer() { stop(); }
@@ -371,6 +502,10 @@ void DataLayer::stop() {
   if (c.stopped) return;
   c.stopped = true;
   for (const auto& [id, e] : c.entries) c.stop_entry(e);
+  for (const auto& w : c.workers) {
+    w->stopped = true;
+    asio::post(w->executor, [w] { w->timer.cancel(); });
+  }
   c.entries.clear();
   c.workers.clear();
   c.rebuild_models();

@@ -2,10 +2,13 @@
 // The router's data layer: keeps the scheduler's EndpointStore in step with discovery and with each
 // endpoint's health, scraping /metrics (and, less often, /v1/models) of every endpoint.
 //
-// Scrapes are coroutines spread over the given event loops (`llmd router` gives one http::TickLoop,
-// off the request path), one per endpoint, each on its own timer; every loop has one keep-alive HTTP
-// client and one reusable metrics page, so there is no thread per endpoint and steady-state parsing
-// does not allocate.
+// Scrapes are spread over the given event loops (`llmd router` gives one http::TickLoop, off the
+// request path). Each loop makes passes over its endpoints, timed by one timer for whatever is due
+// next: a pass sends the requests whose time has come and reads the answers of earlier ones, each
+// endpoint through its own http::PolledGet (non-blocking calls on a kept connection). There is no
+// thread, coroutine or timer per endpoint, and a warm scrape allocates nothing: the request bytes,
+// the answer buffer and the loop's metrics page are reused. /v1/models fetches, far rarer, use the
+// loop's http::Client.
 //
 // Readiness: an endpoint joins the store (becomes schedulable) after its first good scrape and leaves
 // it when no scrape has succeeded for `staleness_threshold`, as llm-d removes non-ready pods; its
@@ -34,6 +37,9 @@ struct DataLayerOptions {
   Nanos staleness_threshold = std::chrono::seconds(2);
   // Connect, first byte and body gaps of one scrape.
   std::chrono::milliseconds scrape_timeout{1000};
+  // How soon after a scrape's request its answer is first looked for, and then how often until it
+  // has come. On a TickLoop, timers fire on its ticks, so the tick sets this in effect.
+  std::chrono::microseconds answer_poll{1000};
   // Period of GET /v1/models per ready endpoint; zero disables it (models stay unknown).
   Nanos models_interval = std::chrono::seconds(5);
   size_t max_metrics_bytes = 8 * 1024 * 1024;

@@ -213,6 +213,24 @@ TEST_F(DataLayerTest, ApplyAddsRemovesAndUnscrapedEndpointsAreReadyAtOnce) {
   EXPECT_EQ(data.status().size(), 1u);
 }
 
+TEST_F(DataLayerTest, NamedEndpointsAreResolvedAndScrapesKeepTheirConnection) {
+  FakeUpstream a("a");
+  a.set_metrics(vllm_metrics_page(5, 1, 0.25));
+  ASSERT_TRUE(a.start());
+  DataLayerOptions o;
+  o.models_interval = Nanos(0);  // only scrapes reach the server
+  DataLayer& data = make(o);
+  EndpointTarget t = target("a", a.port());
+  t.spec.address = "localhost";  // may resolve to ::1 first, where nothing listens: the next address serves
+  ASSERT_TRUE(data.apply({t}));
+  ASSERT_TRUE(eventually([&] {
+    const sched::Endpoint* e = find("default/a-rank-0");
+    return e != nullptr && e->metrics->waiting_queue_size == 5 && a.metrics_requests() >= 10;
+  }));
+  EXPECT_EQ(a.connections(), 1u);  // ten scrapes or more, one kept connection
+  EXPECT_EQ(data.status()[0].last_error, "");
+}
+
 TEST_F(DataLayerTest, ModelIndexMergesReadyEndpoints) {
   FakeUpstream a("a"), b("b");
   a.set_metrics(vllm_metrics_page(0, 0, 0));

@@ -219,6 +219,9 @@ void FakeUpstream::set_models(std::vector<std::string> ids) {
   impl_->models = std::move(ids);
 }
 uint64_t FakeUpstream::requests() const { return impl_->requests.load(); }
+uint64_t FakeUpstream::connections() const {
+  return impl_->server ? impl_->server->stats().connections_accepted : 0;
+}
 uint64_t FakeUpstream::metrics_requests() const { return impl_->metrics_requests.load(); }
 uint64_t FakeUpstream::cancelled() const { return impl_->cancelled.load(); }
 std::string FakeUpstream::last_headers() const {

@@ -35,6 +35,8 @@ class FakeUpstream {
   // Inference requests answered.
   uint64_t requests() const;
   uint64_t metrics_requests() const;
+  // Connections accepted so far.
+  uint64_t connections() const;
   // The request target of the last GET /metrics (query included; the page ignores the query).
   std::string last_metrics_target() const;
   // Requests whose handler ended because the client went away.
