@@ -6,9 +6,9 @@
 // request path). Each loop makes passes over its endpoints, timed by one timer for whatever is due
 // next: a pass sends the requests whose time has come and reads the answers of earlier ones, each
 // endpoint through its own http::PolledGet (non-blocking calls on a kept connection). There is no
-// thread, coroutine or timer per endpoint, and a warm scrape allocates nothing: the request bytes,
-// the answer buffer and the loop's metrics page are reused. /v1/models fetches, far rarer, use the
-// loop's http::Client.
+// thread, coroutine or timer per endpoint, and a warm scrape that publishes nothing new allocates nothing:
+// the request bytes, the answer buffer and the loop's metrics page are reused. /v1/models fetches, far rarer,
+// use the loop's http::Client.
 //
 // Readiness: an endpoint joins the store (becomes schedulable) after its first good scrape and leaves
 // it when no scrape has succeeded for `staleness_threshold`, as llm-d removes non-ready pods; its
