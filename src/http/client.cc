@@ -287,7 +287,7 @@ Awaitable<Attempt> Client::Impl::attempt(const Upstream& up, const ConnPtr& c, b
     auto new_parser = [&] {
       if constexpr (!kStream) {
         if (out != nullptr && !parser) {
-          // Reuse the caller's body capacity (request_into); the head starts empty.
+          // Parse into the caller's response (its body keeps its capacity); the head starts empty.
           out->base() = ResponseHead{};
           out->body().clear();
           parser.emplace(std::move(*out));
@@ -440,11 +440,6 @@ Awaitable<Result<Response>> Client::request(Upstream upstream, Request& req) {
   auto r = co_await impl_->perform<false>(upstream, req, &res, nullptr);
   if (!r) co_return r.error();
   co_return res;
-}
-
-Awaitable<Result<void>> Client::request_into(Upstream upstream, Request& req, Response& out) {
-  auto r = co_await impl_->perform<false>(upstream, req, &out, nullptr);
-  co_return r;
 }
 
 Awaitable<Result<void>> Client::stream(Upstream upstream, Request& req, StreamHandler handler) {

@@ -69,11 +69,6 @@ class Client {
   // `req` must outlive the call.
   Awaitable<Result<Response>> request(Upstream upstream, Request& req);
 
-  // As request(), but reads into `out`, whose body's capacity is reused: a caller that fetches the
-  // same kind of response repeatedly (a metrics scrape) allocates nothing once warm. `out` is
-  // overwritten; on error its content is unspecified.
-  Awaitable<Result<void>> request_into(Upstream upstream, Request& req, Response& out);
-
   // Sends `req` and streams the response through `handler`. Same errors as request().
   Awaitable<Result<void>> stream(Upstream upstream, Request& req, StreamHandler handler);
 

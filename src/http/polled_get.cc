@@ -53,7 +53,7 @@ class ResponseReader::Parser final : public bhttp::basic_parser<false> {
   const size_t max_body_;
 };
 
-ResponseReader::ResponseReader() = default;
+ResponseReader::ResponseReader() { reset(64 * 1024, 8 * 1024 * 1024); }
 ResponseReader::~ResponseReader() = default;
 
 void ResponseReader::reset(size_t max_header_bytes, size_t max_body_bytes) {
@@ -112,7 +112,6 @@ ResponseReader::Step ResponseReader::put(std::string_view in) {
 }
 
 ResponseReader::Step ResponseReader::feed(std::string_view bytes) {
-  if (!parser_) reset(64 * 1024, 8 * 1024 * 1024);
   if (!error_.empty()) return Step::kFailed;
   seen_ += bytes.size();
   if (done_) {
@@ -129,7 +128,6 @@ ResponseReader::Step ResponseReader::feed(std::string_view bytes) {
 }
 
 ResponseReader::Step ResponseReader::feed_eof() {
-  if (!parser_) reset(64 * 1024, 8 * 1024 * 1024);
   if (done_) return Step::kDone;
   if (!error_.empty()) return Step::kFailed;
   if (!parser_->is_header_done()) {

@@ -28,7 +28,7 @@ class ResponseReader {
  public:
   enum class Step { kNeedMore, kDone, kFailed };
 
-  ResponseReader();
+  ResponseReader();  // ready for a response, with 64 KB header and 8 MB body limits
   ~ResponseReader();
   ResponseReader(const ResponseReader&) = delete;  // the parser refers to body_
   ResponseReader& operator=(const ResponseReader&) = delete;

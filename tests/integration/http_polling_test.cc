@@ -1,5 +1,4 @@
-// Server workers in busy-poll mode (ServerOptions::busy_poll) and the client's buffer-reusing
-// request_into(), on 127.0.0.1 in-process.
+// Server workers in busy-poll mode (ServerOptions::busy_poll), on 127.0.0.1 in-process.
 
 #include <algorithm>
 #include <chrono>
@@ -136,33 +135,6 @@ TEST(HttpBusyPoll, IdleWorkersGoBackToSleep) {
         !states.empty() && std::all_of(states.begin(), states.end(), [](char s) { return s != 'R'; });
   }
   EXPECT_TRUE(all_asleep);
-  server.drain();
-  server.wait();
-}
-
-TEST(HttpClientRequestInto, ReusesTheBodyBufferAcrossResponses) {
-  Server server(ServerOptions{.threads = 1}, echo_router());
-  ASSERT_TRUE(server.start().has_value());
-  const Upstream up{"127.0.0.1", server.port()};
-  boost::asio::io_context ioc;
-  Client client(ioc.get_executor());
-
-  Response out;
-  auto big = make_post(std::string(40'000, 'a'));
-  auto r1 = run_client(ioc, client.request_into(up, big, out));
-  ASSERT_TRUE(r1.has_value()) << r1.error().message;
-  EXPECT_EQ(out.result(), Status::ok);
-  EXPECT_EQ(out.body(), std::string(40'000, 'a'));
-  const char* buffer = out.body().data();
-
-  // A smaller response lands in the same storage, and nothing of the previous one remains.
-  auto small = make_post("short");
-  auto r2 = run_client(ioc, client.request_into(up, small, out));
-  ASSERT_TRUE(r2.has_value()) << r2.error().message;
-  EXPECT_EQ(out.body(), "short");
-  EXPECT_EQ(out.body().data(), buffer);
-  EXPECT_EQ(out[Field::content_length], "5");
-  EXPECT_EQ(client.stats().connects, 1u);
   server.drain();
   server.wait();
 }
