@@ -31,6 +31,7 @@
 #include <sys/socket.h>
 
 #include "common/signals.h"
+#include "http/poll_window.h"
 #include "http/request_parser.h"
 #include "log/log.h"
 
@@ -59,27 +60,6 @@ constexpr std::chrono::milliseconds kKillGrace{1'000};
 
 thread_local int tl_worker = -1;
 
-// Runs a worker's io_context until it is stopped. With `busy_poll` > 0 the worker polls (each
-// poll is one non-blocking epoll_wait) until it has seen no event for that long, then blocks for
-// the next one; the loop ends when run_one() returns 0, which it does only once stopped.
-void run_worker(asio::io_context& ioc, std::chrono::microseconds busy_poll) {
-  if (busy_poll.count() <= 0) {
-    ioc.run();
-    return;
-  }
-  using Clock = std::chrono::steady_clock;
-  auto last_event = Clock::now();
-  while (!ioc.stopped()) {
-    if (ioc.poll() > 0) {
-      last_event = Clock::now();
-      continue;
-    }
-    if (Clock::now() - last_event < busy_poll) continue;
-    if (ioc.run_one() == 0) return;
-    last_event = Clock::now();
-  }
-}
-
 }  // namespace
 
 // Named rather than anonymous: Server::Impl (external linkage) holds these.
@@ -99,6 +79,9 @@ struct Counters {
   std::atomic<uint64_t> backpressure_waits{0};
   std::atomic<uint64_t> handler_errors{0};
   std::atomic<uint64_t> drain_kills{0};
+  std::atomic<uint64_t> poll_catches{0};
+  std::atomic<uint64_t> sleeps{0};
+  std::atomic<uint64_t> poll_ns{0};
 };
 
 // Each counter has one writer (its worker thread); relaxed is enough for stats() readers.
@@ -172,6 +155,48 @@ std::string format_date_line(std::time_t t) {
       std::snprintf(buf, sizeof(buf), "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n", kDays[tm.tm_wday],
                     tm.tm_mday, kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
   return std::string(buf, n > 0 ? static_cast<size_t>(n) : 0);
+}
+
+}  // namespace
+
+namespace {
+
+// Runs a worker's io_context until it is stopped. When it runs out of work it polls (each poll
+// is one non-blocking epoll_wait) for the PollWindow's time, then blocks for the next event.
+// The gap until that event feeds the window. run_one() returns 0 only once the loop is stopped.
+void run_worker(asio::io_context& ioc, std::chrono::microseconds busy_poll, server_detail::Counters& c) {
+  if (busy_poll.count() <= 0) {
+    ioc.run();
+    return;
+  }
+  using Clock = std::chrono::steady_clock;
+  PollWindow window(busy_poll);
+  for (;;) {
+    if (ioc.poll() > 0) continue;
+    if (ioc.stopped()) return;
+    const auto idle_since = Clock::now();
+    const auto until = idle_since + window.window();
+    bool caught = false;
+    for (auto now = idle_since; now < until; now = Clock::now()) {
+      if (ioc.poll() > 0) {  // ran the handlers too: the gap ends at `now`, before this poll
+        window.on_event(now - idle_since);
+        c.poll_catches.fetch_add(1, std::memory_order_relaxed);
+        c.poll_ns.fetch_add(static_cast<uint64_t>((now - idle_since).count()), std::memory_order_relaxed);
+        caught = true;
+        break;
+      }
+      if (ioc.stopped()) return;
+    }
+    if (caught) continue;
+    const auto slept_from = Clock::now();
+    if (window.window().count() > 0) {
+      c.poll_ns.fetch_add(static_cast<uint64_t>((slept_from - idle_since).count()),
+                          std::memory_order_relaxed);
+    }
+    c.sleeps.fetch_add(1, std::memory_order_relaxed);
+    if (ioc.run_one() == 0) return;
+    window.on_event(Clock::now() - idle_since);
+  }
 }
 
 }  // namespace
@@ -991,7 +1016,7 @@ Result<void> Server::start() {
       tl_worker = static_cast<int>(wp->index);
       for (;;) {
         try {
-          run_worker(*wp->ioc, im.shared.options.busy_poll);
+          run_worker(*wp->ioc, im.shared.options.busy_poll, wp->counters);
           break;
         } catch (const std::exception& e) {
           log::error("http worker: unhandled exception", log::kv("worker", wp->index),
@@ -1076,6 +1101,9 @@ ServerStats Server::stats() const {
     s.backpressure_waits += r(c.backpressure_waits);
     s.handler_errors += r(c.handler_errors);
     s.drain_kills += r(c.drain_kills);
+    s.poll_catches += r(c.poll_catches);
+    s.sleeps += r(c.sleeps);
+    s.poll_seconds += static_cast<double>(r(c.poll_ns)) / 1e9;
   }
   return s;
 }

@@ -34,9 +34,11 @@ struct ServerOptions {
   std::chrono::milliseconds drain_timeout{10'000};
   // Bound on concurrently open connections per worker; further accepts are closed at once.
   size_t max_connections_per_worker = 16'384;
-  // Seastar-style polling: after its last event a worker keeps polling its sockets for this long
-  // before it blocks in epoll_wait. 0 (the default) blocks at once. Polling saves the sleep and
-  // wake-up on every event (tens of µs on a VM) at the cost of a busy core while traffic flows.
+  // Seastar-style polling: a worker that runs out of work keeps polling its sockets before it
+  // blocks in epoll_wait, for an adaptive window of at most this long (http/poll_window.h): it
+  // grows while events come back within this bound and closes after one longer gap, so an idle
+  // worker sleeps at once. Polling saves the sleep and wake-up per event (tens to hundreds of µs
+  // on a VM) at the cost of CPU spent polling (ServerStats::poll_seconds). 0: never poll.
   std::chrono::microseconds busy_poll{0};
   std::string server_header = "llmd";
 };
@@ -117,6 +119,9 @@ struct ServerStats {
   uint64_t backpressure_waits = 0;  // a stream write waited for queued output to drain
   uint64_t handler_errors = 0;      // a handler threw (500, or the stream was cut)
   uint64_t drain_kills = 0;         // connections cut at the drain deadline
+  uint64_t poll_catches = 0;        // a worker out of work found its next event by polling
+  uint64_t sleeps = 0;              // ... or blocked in epoll_wait for it
+  double poll_seconds = 0;          // time workers spent polling (busy_poll)
 };
 
 class Server {

@@ -141,11 +141,16 @@ EppMetrics::EppMetrics(const Clock& clock, std::string pool_name, const sched::E
   }
   must(r.counter_callback("llm_d_epp_datalayer_poll_errors_total", "Failed endpoint metric scrapes.",
                           [this] { return poll_errors_ ? poll_errors_() : 0.0; }));
+  must(r.counter_callback("llmd_router_busy_poll_seconds_total",
+                          "Time the gateway workers spent polling for their next event (--busy-poll).",
+                          [this] { return busy_poll_ ? busy_poll_() : 0.0; }));
 }
 
 EppMetrics::~EppMetrics() = default;
 
 void EppMetrics::set_poll_error_source(std::function<double()> fn) { poll_errors_ = std::move(fn); }
+
+void EppMetrics::set_busy_poll_source(std::function<double()> fn) { busy_poll_ = std::move(fn); }
 
 void EppMetrics::bind_plan(const sched::SchedulerPlan& plan) {
   auto add_series = [&](std::string_view ep, const sched::Plugin& p) {

@@ -77,6 +77,8 @@ class EppMetrics final : public sched::SchedulerObserver {
 
   // A counter that the data layer's poll errors are read from at exposition time.
   void set_poll_error_source(std::function<double()> fn);
+  // A counter of the seconds the gateway's workers spent busy-polling, read the same way.
+  void set_busy_poll_source(std::function<double()> fn);
 
   // SchedulerObserver.
   void on_plugin_duration(std::string_view extension_point, const sched::TypedName& plugin, Nanos d) override;
@@ -131,6 +133,7 @@ class EppMetrics final : public sched::SchedulerObserver {
   std::unique_ptr<std::atomic<std::shared_ptr<const ScoreSample>>[]> samples_;  // by profile
   std::unique_ptr<std::atomic<int64_t>[]> sample_due_ns_;                       // by profile
   std::function<double()> poll_errors_;
+  std::function<double()> busy_poll_;
 
   std::vector<WorkerCache> worker_caches_;
   std::mutex slow_mu_;  // off-worker threads and model-name admission

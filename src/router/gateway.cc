@@ -71,9 +71,20 @@ http::Response error_reply(Status status, std::string_view message, std::string_
   return res;
 }
 
+// Header names are ASCII; std::tolower would consult the locale per character.
+constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
+
+// Builds the reply in its own coroutine frame: a Response awaited in a handler would be part of that
+// handler's frame on every request, and asio recycles only frames under 1 KiB instead of calling malloc.
+http::Awaitable<void> send_error(http::Responder& res, Status status, std::string_view message,
+                                 std::string_view param, std::string_view reason,
+                                 const std::string& request_id, unsigned version, bool keep_alive) {
+  co_await res.send(error_reply(status, message, param, reason, request_id, version, keep_alive));
+}
+
 bool contains_ci(std::string_view haystack, std::string_view needle) {
   auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
-                        [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+                        [](char a, char b) { return ascii_lower(a) == b; });
   return it != haystack.end();
 }
 
@@ -255,14 +266,15 @@ http::Awaitable<void> Gateway::handle_inference(http::Request& req, http::Respon
     metrics_.count_error(s, RequestError::kBadRequest);
     const Status st =
         r.error().code == ErrorCode::kResourceExhausted ? Status::payload_too_large : Status::bad_request;
-    co_await res.send(error_reply(st, r.error().message, fields.error_param, {}, ctx.request_id, ctx.version,
-                                  ctx.keep_alive));
+    co_await send_error(res, st, r.error().message, fields.error_param, {}, ctx.request_id, ctx.version,
+                        ctx.keep_alive);
     co_return;
   }
-  lr.headers.reserve(16);
+  // Sized exactly: a reserve past 1 KiB would skip malloc's per-thread cache on every request.
+  lr.headers.reserve(static_cast<size_t>(std::distance(req.begin(), req.end())));
   for (const auto& f : req) {
     std::string name(f.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (auto& c : name) c = ascii_lower(c);
     lr.headers.emplace_back(std::move(name), std::string(f.value()));
   }
   ctx.series = &metrics_.series(lr.model, lr.effective_model());
@@ -273,9 +285,9 @@ http::Awaitable<void> Gateway::handle_inference(http::Request& req, http::Respon
   const std::vector<std::string>* restrict = models->restrict_to(lr.effective_model());
   if (restrict != nullptr&& restrict->empty()) {
     metrics_.count_error(*ctx.series, RequestError::kNotFound);
-    co_await res.send(error_reply(Status::not_found,
-                                  fmt::format("The model `{}` does not exist.", lr.effective_model()), {}, {},
-                                  ctx.request_id, ctx.version, ctx.keep_alive));
+    co_await send_error(res, Status::not_found,
+                        fmt::format("The model `{}` does not exist.", lr.effective_model()), {}, {},
+                        ctx.request_id, ctx.version, ctx.keep_alive);
     co_return;
   }
 
@@ -291,9 +303,9 @@ http::Awaitable<void> Gateway::handle_inference(http::Request& req, http::Respon
       if (attempt > 0) {
         w.upstream_failures.fetch_add(1, std::memory_order_relaxed);
         metrics_.count_error(*ctx.series, RequestError::kModelServerError);
-        co_await res.send(error_reply(Status::bad_gateway,
-                                      "no endpoint could be reached: " + connect_error.message, {}, {},
-                                      ctx.request_id, ctx.version, ctx.keep_alive));
+        co_await send_error(res, Status::bad_gateway,
+                            "no endpoint could be reached: " + connect_error.message, {}, {}, ctx.request_id,
+                            ctx.version, ctx.keep_alive);
         co_return;
       }
       Status st = Status::internal_server_error;
@@ -309,8 +321,8 @@ http::Awaitable<void> Gateway::handle_inference(http::Request& req, http::Respon
         kind_of_error = RequestError::kResourceExhausted;
       }
       metrics_.count_error(*ctx.series, kind_of_error);
-      co_await res.send(
-          error_reply(st, sr.error().message, {}, reason, ctx.request_id, ctx.version, ctx.keep_alive));
+      co_await send_error(res, st, sr.error().message, {}, reason, ctx.request_id, ctx.version,
+                          ctx.keep_alive);
       co_return;
     }
     Exchange ex(scheduler_, lr, std::move(*sr));
@@ -318,8 +330,8 @@ http::Awaitable<void> Gateway::handle_inference(http::Request& req, http::Respon
     ctx.endpoint = ex.result.primary_endpoint();
     if (ctx.endpoint == nullptr) {
       metrics_.count_error(*ctx.series, RequestError::kInternal);
-      co_await res.send(error_reply(Status::internal_server_error, "scheduling produced no target endpoint",
-                                    {}, {}, ctx.request_id, ctx.version, ctx.keep_alive));
+      co_await send_error(res, Status::internal_server_error, "scheduling produced no target endpoint", {},
+                          {}, ctx.request_id, ctx.version, ctx.keep_alive);
       co_return;
     }
     metrics_.observe_prefix_hit(
@@ -338,8 +350,8 @@ http::Awaitable<void> Gateway::handle_inference(http::Request& req, http::Respon
     if (attempt + 1 >= options_.max_attempts) {
       w.upstream_failures.fetch_add(1, std::memory_order_relaxed);
       metrics_.count_error(*ctx.series, RequestError::kModelServerError);
-      co_await res.send(error_reply(Status::bad_gateway, connect_error.message, {}, {}, ctx.request_id,
-                                    ctx.version, ctx.keep_alive));
+      co_await send_error(res, Status::bad_gateway, connect_error.message, {}, {}, ctx.request_id,
+                          ctx.version, ctx.keep_alive);
       co_return;
     }
     w.connect_retries.fetch_add(1, std::memory_order_relaxed);
@@ -355,8 +367,8 @@ http::Awaitable<void> Gateway::handle_inference(http::Request& req, http::Respon
 http::Awaitable<void> Gateway::handle_models(http::Request& req, http::Responder& res) {
   auto models = data_.models();
   if (models->ready_endpoints == 0) {
-    co_await res.send(error_reply(Status::service_unavailable, "no endpoints available", {},
-                                  "rejected-no-endpoints", {}, req.version(), req.keep_alive()));
+    co_await send_error(res, Status::service_unavailable, "no endpoints available", {},
+                        "rejected-no-endpoints", {}, req.version(), req.keep_alive());
     co_return;
   }
   if (!models->complete && models->servers.empty()) {
@@ -395,12 +407,12 @@ http::Awaitable<void> Gateway::handle_passthrough(http::Request& req, http::Resp
     candidates.erase(candidates.begin() + static_cast<std::ptrdiff_t>(i));
   }
   if (connect_error.message.empty()) {
-    co_await res.send(error_reply(Status::service_unavailable, "no endpoints available", {},
-                                  "rejected-no-endpoints", ctx.request_id, ctx.version, ctx.keep_alive));
+    co_await send_error(res, Status::service_unavailable, "no endpoints available", {},
+                        "rejected-no-endpoints", ctx.request_id, ctx.version, ctx.keep_alive);
   } else {
     w.upstream_failures.fetch_add(1, std::memory_order_relaxed);
-    co_await res.send(error_reply(Status::bad_gateway, connect_error.message, {}, {}, ctx.request_id,
-                                  ctx.version, ctx.keep_alive));
+    co_await send_error(res, Status::bad_gateway, connect_error.message, {}, {}, ctx.request_id, ctx.version,
+                        ctx.keep_alive);
   }
 }
 
@@ -531,9 +543,9 @@ http::Awaitable<Gateway::Forwarded> Gateway::forward(Worker& w, http::Request& r
     }
     if (ctx.series != nullptr) metrics.count_error(*ctx.series, RequestError::kModelServerError);
     const bool timeout = outcome.error().code == ErrorCode::kTimeout;
-    co_await res.send(error_reply(timeout ? Status::gateway_timeout : Status::bad_gateway,
-                                  "upstream " + ctx.endpoint->host_port + ": " + outcome.error().message, {},
-                                  {}, ctx.request_id, ctx.version, ctx.keep_alive));
+    co_await send_error(res, timeout ? Status::gateway_timeout : Status::bad_gateway,
+                        "upstream " + ctx.endpoint->host_port + ": " + outcome.error().message, {}, {},
+                        ctx.request_id, ctx.version, ctx.keep_alive);
     co_return Forwarded::kDone;
   }
   if (ctx.stream && res.started()) {

@@ -50,7 +50,7 @@ struct RouterOptions {
   int max_attempts = 3;
   size_t max_body_bytes = 64 * 1024 * 1024;
   uint64_t seed = 0;
-  std::string busy_poll = "0s";
+  std::string busy_poll = "500us";
   std::string scrape_tick = "5ms";
   bool scrape_by_name = true;
 };
@@ -177,6 +177,7 @@ int run(const RouterOptions& o) {
   // which reset the write timer; the read timeout covers receiving the request alone.
   auto server = std::make_unique<http::Server>(sopts, std::move(routes));
   gateway.bind(*server);
+  metrics.set_busy_poll_source([s = server.get()] { return s->stats().poll_seconds; });
   std::vector<boost::asio::any_io_executor> executors;
   for (unsigned i = 0; i < server->worker_count(); ++i) executors.push_back(server->worker_executor(i));
   // Scrapes get their own loop, off the request path, that reads the answers of a tick together.
@@ -277,8 +278,8 @@ cli::RunFn setup_router_command(CLI::App& app) {
   app.add_option("--max-body-bytes", o->max_body_bytes, "Largest request body accepted")
       ->capture_default_str();
   app.add_option("--busy-poll", o->busy_poll,
-                 "Keep polling this long after the last event before sleeping (e.g. 500us; 0: never). "
-                 "Lower latency, at the cost of a busy core per worker while traffic flows")
+                 "Most a worker polls its sockets before sleeping in epoll_wait; the window adapts, growing "
+                 "while events come back within this bound and closing after a longer gap (0: never poll)")
       ->capture_default_str();
   app.add_option("--scrape-tick", o->scrape_tick,
                  "Scrapes run on one loop that wakes once per tick and reads every answer that has "

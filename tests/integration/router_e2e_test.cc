@@ -439,6 +439,7 @@ TEST_F(RouterE2E, ErrorPaths) {
             std::string::npos)
       << metrics.body;
   EXPECT_NE(metrics.body.find("llm_d_epp_ready_endpoints{name=\"llmd\"} 2"), std::string::npos);
+  EXPECT_NE(metrics.body.find("\nllmd_router_busy_poll_seconds_total "), std::string::npos);
 }
 
 TEST_F(RouterE2E, UnknownModelIs404AndOnlyDeadEndpointsAre502) {

@@ -24,7 +24,10 @@ void decode(config::MapReader& m, ApproxPrefixParams& p) {
 
 ApproxPrefixCacheProducer::ApproxPrefixCacheProducer(TypedName tn, ApproxPrefixParams params,
                                                      const PluginArgs& args)
-    : Plugin(std::move(tn)), params_(params), index_(*args.clock) {}
+    : Plugin(std::move(tn)),
+      params_(params),
+      key_(prefix_match_key(typed_name().name)),
+      index_(*args.clock) {}
 
 int64_t ApproxPrefixCacheProducer::block_size_for(const Endpoint* first) const {
   int64_t bs = params_.block_size_tokens;
@@ -61,11 +64,11 @@ void ApproxPrefixCacheProducer::produce(SchedulingContext& ctx) const {
     info.cached_block_count = info.match_blocks;
   }
   data->hashes = std::move(hashes);
-  ctx.state.put(prefix_match_key(typed_name().name), std::move(data));
+  ctx.state.put(key_, std::move(data));
 }
 
 void ApproxPrefixCacheProducer::pre_request(const SchedulingContext& ctx, SchedulingResult& result) const {
-  auto data = ctx.state.get<PrefixMatchData>(prefix_match_key(typed_name().name));
+  auto data = ctx.state.get<PrefixMatchData>(key_);
   if (data == nullptr || data->hashes == nullptr || data->hashes->empty()) return;
   auto record = [&](const Endpoint* e) {
     if (e == nullptr) return;

@@ -37,7 +37,7 @@ class ApproxPrefixCacheProducer final : public Plugin, public DataProducer, publ
   ApproxPrefixCacheProducer(TypedName tn, ApproxPrefixParams params, const PluginArgs& args);
 
   std::vector<std::string> consumes() const override { return {std::string(kTokenizedPromptKey)}; }
-  std::vector<std::string> produces() const override { return {prefix_match_key(typed_name().name)}; }
+  std::vector<std::string> produces() const override { return {key_}; }
   void produce(SchedulingContext& ctx) const override;
   void pre_request(const SchedulingContext& ctx, SchedulingResult& result) const override;
 
@@ -50,6 +50,7 @@ class ApproxPrefixCacheProducer final : public Plugin, public DataProducer, publ
 
  private:
   ApproxPrefixParams params_;
+  std::string key_;  // prefix_match_key(name), built once: it is looked up twice per request
   mutable PrefixIndex index_;
 };
 

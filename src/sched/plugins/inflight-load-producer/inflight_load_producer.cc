@@ -51,7 +51,8 @@ void InflightLoadProducer::pre_request(const SchedulingContext& ctx, SchedulingR
   const auto tokens = ctx.state.get<TokenizedPrompt>(kTokenizedPromptKey);
   const int64_t prompt =
       tokens != nullptr ? static_cast<int64_t>(tokens->size()) : ctx.request.estimated_tokens;
-  const auto prefix = ctx.state.get<PrefixMatchData>(prefix_match_key(kDefaultPrefixProducer));
+  static const std::string kPrefixKey = prefix_match_key(kDefaultPrefixProducer);
+  const auto prefix = ctx.state.get<PrefixMatchData>(kPrefixKey);
 
   int64_t output = 0;
   if (params_.add_estimated_output_tokens) {
