@@ -3,8 +3,10 @@
 // uses to halt-poll idle vCPUs, for an event loop. Sleeping costs a context switch and, on a VM,
 // the wake-up of a halted vCPU (tens to hundreds of µs); polling costs a busy core. The window
 // grows (doubling from 10 µs) while events come back within `max` of the loop going idle, so
-// request/response traffic with short gaps is caught by polling; one gap longer than `max`
-// resets it to 0, so an idle worker, or a slow stream with long gaps between chunks, sleeps at once.
+// request/response traffic with short gaps is caught by polling. Each gap longer than `max` halves
+// it (under 10 µs it closes), so one late event on a noisy machine does not undo it, while an idle
+// worker, or one relaying slow streams with long gaps between chunks, soon sleeps at once: after
+// traffic stops it polls less than 2 × `max` in all.
 // Pure bookkeeping over durations the caller measures, so tests need no clock.
 
 #include <chrono>
@@ -26,8 +28,9 @@ class PollWindow {
   // The loop went idle and an event came `idle` later (by polling or after blocking).
   void on_event(Nanos idle) {
     if (idle <= window_) return;  // caught by polling: keep the window
-    if (idle > max_) {
-      window_ = Nanos(0);  // a long gap: polling would have been wasted
+    if (idle > max_) {            // a long gap: polling for it was wasted
+      window_ /= 2;
+      if (window_ < kGrowStart) window_ = Nanos(0);
       return;
     }
     window_ = std::min(max_, std::max(kGrowStart, window_ * 2));  // a short gap polling missed

@@ -28,13 +28,22 @@ TEST(PollWindow, NeverGrowsPastMax) {
   EXPECT_EQ(w.window(), microseconds(100));
 }
 
-TEST(PollWindow, OneLongGapClosesIt) {
+TEST(PollWindow, LongGapsHalveItUntilItCloses) {
   PollWindow w(microseconds(500));
   for (int i = 0; i < 10; ++i) w.on_event(microseconds(400));
   ASSERT_EQ(w.window(), microseconds(500));
-  w.on_event(microseconds(501));
+  w.on_event(microseconds(501));  // one late event: halved, not closed
+  EXPECT_EQ(w.window(), microseconds(250));
+  w.on_event(microseconds(200));  // caught: kept
+  EXPECT_EQ(w.window(), microseconds(250));
+  w.on_event(microseconds(300));  // short but missed: grows back
+  EXPECT_EQ(w.window(), microseconds(500));
+  // A slow stream, 20 ms between chunks: 500 → 250 → 125 → 62.5 → 31.25 → 15.625 → closed.
+  for (int i = 0; i < 5; ++i) w.on_event(std::chrono::milliseconds(20));
+  EXPECT_EQ(w.window(), std::chrono::nanoseconds(15'625));
+  w.on_event(std::chrono::milliseconds(20));
   EXPECT_EQ(w.window(), microseconds(0));
-  w.on_event(std::chrono::milliseconds(20));  // a slow stream: stays closed
+  w.on_event(std::chrono::milliseconds(20));
   EXPECT_EQ(w.window(), microseconds(0));
 }
 
