@@ -36,8 +36,8 @@ struct ServerOptions {
   size_t max_connections_per_worker = 16'384;
   // Seastar-style polling: a worker that runs out of work keeps polling its sockets before it
   // blocks in epoll_wait, for an adaptive window of at most this long (http/poll_window.h): it
-  // grows while events come back within this bound and closes after one longer gap, so an idle
-  // worker sleeps at once. Polling saves the sleep and wake-up per event (tens to hundreds of µs
+  // grows while events come back within this bound and halves after each longer gap, so an idle
+  // worker soon sleeps at once. Polling saves the sleep and wake-up per event (tens to hundreds of µs
   // on a VM) at the cost of CPU spent polling (ServerStats::poll_seconds). 0: never poll.
   std::chrono::microseconds busy_poll{0};
   std::string server_header = "llmd";

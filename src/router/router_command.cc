@@ -279,7 +279,7 @@ cli::RunFn setup_router_command(CLI::App& app) {
       ->capture_default_str();
   app.add_option("--busy-poll", o->busy_poll,
                  "Most a worker polls its sockets before sleeping in epoll_wait; the window adapts, growing "
-                 "while events come back within this bound and closing after a longer gap (0: never poll)")
+                 "while events come back within this bound and halving after each longer gap (0: never poll)")
       ->capture_default_str();
   app.add_option("--scrape-tick", o->scrape_tick,
                  "Scrapes run on one loop that wakes once per tick and reads every answer that has "
