@@ -38,6 +38,12 @@ EndpointTarget target(const std::string& name, uint16_t port,
   return t;
 }
 
+// Serves `page` as /metrics from a started upstream.
+Result<void> serve(FakeUpstream& u, std::string page) {
+  u.set_metrics(std::move(page));
+  return u.start();
+}
+
 class DataLayerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -71,10 +77,8 @@ class DataLayerTest : public ::testing::Test {
 
 TEST_F(DataLayerTest, ScrapedEndpointsBecomeReadyWithTheirMetrics) {
   FakeUpstream a("a"), b("b");
-  a.set_metrics(vllm_metrics_page(1, 2, 0.5, 16, 100));
-  b.set_metrics(vllm_metrics_page(3, 4, 0.75, 32, 200));
-  ASSERT_TRUE(a.start());
-  ASSERT_TRUE(b.start());
+  ASSERT_TRUE(serve(a, vllm_metrics_page(1, 2, 0.5, 16, 100)));
+  ASSERT_TRUE(serve(b, vllm_metrics_page(3, 4, 0.75, 32, 200)));
   DataLayer& data = make({});
   ASSERT_TRUE(data.apply({target("a", a.port()), target("b", b.port())}));
 
@@ -108,10 +112,8 @@ TEST_F(DataLayerTest, ScrapedEndpointsBecomeReadyWithTheirMetrics) {
 
 TEST_F(DataLayerTest, ScrapesAskForTheNeededSeriesByName) {
   FakeUpstream a("a"), b("b");
-  a.set_metrics(vllm_metrics_page(1, 2, 0.5));
-  b.set_metrics(vllm_metrics_page(1, 2, 0.5));
-  ASSERT_TRUE(a.start());
-  ASSERT_TRUE(b.start());
+  ASSERT_TRUE(serve(a, vllm_metrics_page(1, 2, 0.5)));
+  ASSERT_TRUE(serve(b, vllm_metrics_page(1, 2, 0.5)));
   DataLayerOptions plain;
   plain.scrape_by_name = false;
   EndpointTarget with_query = target("b", b.port());
@@ -188,10 +190,8 @@ TEST_F(DataLayerTest, DeadEndpointNeverJoins) {
 
 TEST_F(DataLayerTest, ApplyAddsRemovesAndUnscrapedEndpointsAreReadyAtOnce) {
   FakeUpstream a("a"), b("b");
-  a.set_metrics(vllm_metrics_page(0, 0, 0));
-  b.set_metrics(vllm_metrics_page(0, 0, 0));
-  ASSERT_TRUE(a.start());
-  ASSERT_TRUE(b.start());
+  ASSERT_TRUE(serve(a, vllm_metrics_page(0, 0, 0)));
+  ASSERT_TRUE(serve(b, vllm_metrics_page(0, 0, 0)));
   DataLayer& data = make({});
   ASSERT_TRUE(data.apply({target("a", a.port()), target("b", b.port()), target("static", 1, Nanos(0))}));
   EXPECT_NE(find("default/static-rank-0"), nullptr);  // no scrape needed
@@ -233,12 +233,10 @@ TEST_F(DataLayerTest, NamedEndpointsAreResolvedAndScrapesKeepTheirConnection) {
 
 TEST_F(DataLayerTest, ModelIndexMergesReadyEndpoints) {
   FakeUpstream a("a"), b("b");
-  a.set_metrics(vllm_metrics_page(0, 0, 0));
-  b.set_metrics(vllm_metrics_page(0, 0, 0));
   a.set_models({"base"});
   b.set_models({"base", "lora-1"});
-  ASSERT_TRUE(a.start());
-  ASSERT_TRUE(b.start());
+  ASSERT_TRUE(serve(a, vllm_metrics_page(0, 0, 0)));
+  ASSERT_TRUE(serve(b, vllm_metrics_page(0, 0, 0)));
   DataLayer& data = make({});
   ASSERT_TRUE(data.apply({target("a", a.port()), target("b", b.port())}));
   // Both endpoints ready and both lists in (servers is keyed by model, so b's list alone has two keys).

@@ -62,24 +62,19 @@ std::string error_body(Status status, std::string_view message, std::string_view
   return boost::json::serialize(root);
 }
 
-http::Response error_reply(Status status, std::string_view message, std::string_view param,
-                           std::string_view reason, const std::string& request_id, unsigned version,
-                           bool keep_alive) {
-  http::Response res = http::json_response(status, error_body(status, message, param), version, keep_alive);
-  if (!reason.empty()) res.set(kDroppedReasonHeader, reason);
-  if (!request_id.empty()) res.set(kRequestIdHeader, request_id);
-  return res;
-}
-
 // Header names are ASCII; std::tolower would consult the locale per character.
 constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
 
-// Builds the reply in its own coroutine frame: a Response awaited in a handler would be part of that
-// handler's frame on every request, and asio recycles only frames under 1 KiB instead of calling malloc.
+// An OpenAI-style error reply, built in its own coroutine frame: a Response awaited in a handler would
+// be part of that handler's frame on every request, and asio recycles only frames under 1 KiB instead
+// of calling malloc.
 http::Awaitable<void> send_error(http::Responder& res, Status status, std::string_view message,
                                  std::string_view param, std::string_view reason,
                                  const std::string& request_id, unsigned version, bool keep_alive) {
-  co_await res.send(error_reply(status, message, param, reason, request_id, version, keep_alive));
+  http::Response reply = http::json_response(status, error_body(status, message, param), version, keep_alive);
+  if (!reason.empty()) reply.set(kDroppedReasonHeader, reason);
+  if (!request_id.empty()) reply.set(kRequestIdHeader, request_id);
+  co_await res.send(std::move(reply));
 }
 
 bool contains_ci(std::string_view haystack, std::string_view needle) {
@@ -270,13 +265,10 @@ http::Awaitable<void> Gateway::handle_inference(http::Request& req, http::Respon
                         ctx.keep_alive);
     co_return;
   }
-  // Sized exactly: a reserve past 1 KiB would skip malloc's per-thread cache on every request.
+  // Sized exactly: a reserve past 1 KiB would skip malloc's per-thread cache on every request. Names
+  // keep their case: lookups (sched::find_header) ignore it.
   lr.headers.reserve(static_cast<size_t>(std::distance(req.begin(), req.end())));
-  for (const auto& f : req) {
-    std::string name(f.name_string());
-    for (auto& c : name) c = ascii_lower(c);
-    lr.headers.emplace_back(std::move(name), std::string(f.value()));
-  }
+  for (const auto& f : req) lr.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
   ctx.series = &metrics_.series(lr.model, lr.effective_model());
   ctx.series->total->inc();
   ctx.stream = fields.stream;

@@ -149,6 +149,32 @@ TEST_F(GatewayTest, ForwardsOriginalBytesAndSetsHeaders) {
   EXPECT_EQ(given.header("x-request-id"), "req-42");
 }
 
+// Header names reach the scheduler with the case the client sent; plugins look them up ignoring it.
+TEST_F(GatewayTest, SessionTokenInAnyCaseKeepsTheSession) {
+  Router r(R"(
+apiVersion: llm-d.ai/v1alpha1
+kind: EndpointPickerConfig
+plugins:
+- type: session-affinity-scorer
+schedulingProfiles:
+- name: default
+  plugins:
+  - {pluginRef: session-affinity-scorer, weight: 10}
+)");
+  r.apply({target("a", a_.port()), target("b", b_.port())}, 2);
+  HttpReply first = http_call(r.port(), "POST", "/v1/completions", completion("s0"));
+  ASSERT_EQ(first.status, 200) << first.body;
+  const std::string token = first.header("x-session-token");
+  ASSERT_FALSE(token.empty());
+  const std::string server(parse_json(first.body).at("server").as_string());
+  for (int i = 1; i < 12; ++i) {
+    HttpReply rep = http_call(r.port(), "POST", "/v1/completions", completion("s" + std::to_string(i)),
+                              {{i % 2 == 0 ? "X-Session-Token" : "X-SESSION-TOKEN", token}});
+    ASSERT_EQ(rep.status, 200) << rep.body;
+    EXPECT_EQ(parse_json(rep.body).at("server").as_string(), server) << i;
+  }
+}
+
 TEST_F(GatewayTest, SamePrefixSticksToOneEndpoint) {
   Router r;
   r.apply({target("a", a_.port()), target("b", b_.port())}, 2);

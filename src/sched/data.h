@@ -18,6 +18,8 @@ inline constexpr std::string_view kInflightLoadKey = "inflight-load";
 // Written by a prefix producer under its instance name: "prefix-match-info/<name>".
 std::string prefix_match_key(std::string_view producer_name);
 inline constexpr std::string_view kDefaultPrefixProducer = "approx-prefix-cache-producer";
+// prefix_match_key(kDefaultPrefixProducer), spelled out so per-request lookups build no string.
+inline constexpr std::string_view kDefaultPrefixMatchKey = "prefix-match-info/approx-prefix-cache-producer";
 
 // The prompt as tokens: token i is the little-endian uint32 at byte 4i of `bytes`, zero-padded to a
 // multiple of 4 (the estimate backend's pseudo-tokens are the prompt bytes themselves). `bytes` points

@@ -46,7 +46,7 @@ constexpr std::string_view kUnsupportedSections[] = {"dataLayer", "flowControl",
 std::string_view default_producer_for(std::string_view key) {
   if (key == kTokenizedPromptKey) return "token-producer";
   if (key == kInflightLoadKey) return "inflight-load-producer";
-  if (key == prefix_match_key(kDefaultPrefixProducer)) return kDefaultPrefixProducer;
+  if (key == kDefaultPrefixMatchKey) return kDefaultPrefixProducer;
   return {};
 }
 

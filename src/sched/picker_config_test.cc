@@ -6,10 +6,15 @@
 #include <gtest/gtest.h>
 
 #include "sched/builtin_plugins.h"
+#include "sched/data.h"
 #include "sched/plugins/approx-prefix-cache-producer/approx_prefix_cache_producer.h"
 
 namespace llmd::sched {
 namespace {
+
+TEST(PrefixMatchKey, DefaultKeyIsTheDefaultProducersKey) {
+  EXPECT_EQ(prefix_match_key(kDefaultPrefixProducer), kDefaultPrefixMatchKey);
+}
 
 std::string fixture(const std::string& name) {
   const std::string path = std::string(LLMD_SCHED_TESTDATA) + "/" + name;

@@ -10,7 +10,7 @@
 
 namespace llmd::sched {
 
-// Header names are stored lower-cased; lookups are case-insensitive.
+// Header names keep the case they came with (set_header lower-cases); lookups are case-insensitive.
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 std::string_view find_header(const HeaderList& headers, std::string_view name);

@@ -51,8 +51,7 @@ void InflightLoadProducer::pre_request(const SchedulingContext& ctx, SchedulingR
   const auto tokens = ctx.state.get<TokenizedPrompt>(kTokenizedPromptKey);
   const int64_t prompt =
       tokens != nullptr ? static_cast<int64_t>(tokens->size()) : ctx.request.estimated_tokens;
-  static const std::string kPrefixKey = prefix_match_key(kDefaultPrefixProducer);
-  const auto prefix = ctx.state.get<PrefixMatchData>(kPrefixKey);
+  const auto prefix = ctx.state.get<PrefixMatchData>(kDefaultPrefixMatchKey);
 
   int64_t output = 0;
   if (params_.add_estimated_output_tokens) {

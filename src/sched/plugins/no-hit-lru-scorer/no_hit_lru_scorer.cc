@@ -13,7 +13,7 @@ void decode(config::MapReader& m, NoHitLruParams& p) {
 }
 
 NoHitLruScorer::NoHitLruScorer(TypedName tn, NoHitLruParams params, const PluginArgs&)
-    : Plugin(std::move(tn)), params_(std::move(params)), key_(prefix_match_key(kDefaultPrefixProducer)) {}
+    : Plugin(std::move(tn)), params_(std::move(params)), key_(kDefaultPrefixMatchKey) {}
 
 Result<void> NoHitLruScorer::bind(const PluginLookup& lookup) {
   const Plugin* p = lookup(params_.prefix_plugin_name);

@@ -40,7 +40,7 @@ void decode(config::MapReader& m, PrefixCacheAffinityParams& p) {
 }
 
 std::vector<std::string> PrefixCacheAffinityFilter::consumes() const {
-  std::vector<std::string> keys{prefix_match_key(kDefaultPrefixProducer)};
+  std::vector<std::string> keys{std::string(kDefaultPrefixMatchKey)};
   if (params_.max_ttft_penalty_ms > 0 || params_.max_tokens_in_flight_penalty > 0) {
     keys.emplace_back(kInflightLoadKey);
   }
@@ -48,7 +48,7 @@ std::vector<std::string> PrefixCacheAffinityFilter::consumes() const {
 }
 
 void PrefixCacheAffinityFilter::filter(const SchedulingContext& ctx, CandidateList& candidates) const {
-  auto prefix = ctx.state.get<PrefixMatchData>(prefix_match_key(kDefaultPrefixProducer));
+  auto prefix = ctx.state.get<PrefixMatchData>(kDefaultPrefixMatchKey);
   if (prefix == nullptr) return;
   auto ratio = [&](const Candidate& c) {
     if (c.index >= prefix->by_candidate.size()) return 0.0;
