@@ -1,5 +1,6 @@
 #include "http/client.h"
 
+#include <array>
 #include <cerrno>
 #include <optional>
 #include <type_traits>
@@ -13,7 +14,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -51,6 +54,7 @@ struct Conn {
   asio::steady_timer watchdog;
   std::optional<tcp::resolver> resolver;  // only while resolving a host name
   std::unique_ptr<char[]> piece;          // stream() body buffer, kept with the connection
+  std::string head;                       // the request head being written (capacity kept)
   TimePoint deadline = kNever;            // when the current phase times out
   TimePoint armed_for = kNever;           // expiry of the pending watchdog wait
   TimePoint idle_since{};
@@ -124,6 +128,122 @@ struct Attempt {
   bool retry = false;
 };
 
+bool is_hop_by_hop(Field f) {
+  switch (f) {
+    case Field::connection:
+    case Field::keep_alive:
+    case Field::proxy_connection:
+    case Field::transfer_encoding:
+    case Field::te:
+    case Field::trailer:
+    case Field::upgrade:
+    case Field::proxy_authenticate:
+    case Field::proxy_authorization:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void append_uint(std::string& out, uint64_t v) {
+  char digits[20];
+  size_t n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  while (n > 0) out.push_back(digits[--n]);
+}
+
+// The request head in wire form. Hand-written rather than Beast's serializer: that one walks the
+// fields through several layers of buffer-sequence adaptors on every write, and the framing headers
+// it would need set first (Content-Length, keep-alive) mean changing the caller's request. The body
+// is complete, so it always goes with Content-Length.
+void serialize_request(const Request& req, const Upstream& up, std::string& out) {
+  out.clear();
+  out.append(req.method_string()).push_back(' ');
+  out.append(req.target()).append(" HTTP/1.1\r\n");
+  bool has_host = false;
+  for (const auto& f : req) {
+    const Field name = f.name();
+    if (is_hop_by_hop(name) || name == Field::content_length) continue;
+    has_host |= name == Field::host;
+    out.append(f.name_string()).append(": ").append(f.value()).append("\r\n");
+  }
+  if (!has_host) {
+    out.append("Host: ").append(up.host);
+    if (up.port != 80) {
+      out.push_back(':');
+      append_uint(out, up.port);
+    }
+    out.append("\r\n");
+  }
+  const Verb m = req.method();
+  if (!req.body().empty() || m == Verb::post || m == Verb::put || m == Verb::patch || m == Verb::options) {
+    out.append("Content-Length: ");
+    append_uint(out, req.body().size());
+    out.append("\r\n");
+  }
+  out.append("\r\n");
+}
+
+// Parses a response straight into a RelayResponse: Beast's parser with our own callbacks, so no
+// field container is built for a head that is only relayed.
+class RelayParser final : public bhttp::basic_parser<false> {
+ public:
+  RelayParser(RelayResponse& out, bool head_request) : out_(out), head_request_(head_request) {
+    out_.head.clear();
+    out_.body.clear();
+  }
+  unsigned status() const { return out_.head.status; }
+
+ private:
+  void on_request_impl(Verb, beast::string_view, beast::string_view, int, beast::error_code&) override {}
+  void on_response_impl(int code, beast::string_view, int, beast::error_code&) override {
+    out_.head.status = static_cast<unsigned>(code);
+  }
+  void on_field_impl(Field name, beast::string_view name_string, beast::string_view value,
+                     beast::error_code&) override {
+    if (is_hop_by_hop(name) || (name == Field::content_length && !head_request_)) return;
+    out_.head.add(name_string, value);
+  }
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length, beast::error_code&) override {
+    // The parser has checked the length against its body limit.
+    if (length) out_.body.reserve(static_cast<size_t>(*length));
+  }
+  size_t on_body_impl(beast::string_view body, beast::error_code&) override {
+    out_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
+    out_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  RelayResponse& out_;
+  bool head_request_;
+};
+
+// What an exchange does with the response: read it whole into a Response, stream it through a
+// StreamHandler, or read it whole for relaying.
+enum class Mode { kWhole, kStream, kRelay };
+
+template <Mode kMode>
+using ParserFor =
+    std::conditional_t<kMode == Mode::kRelay, RelayParser,
+                       bhttp::response_parser<std::conditional_t<kMode == Mode::kStream, bhttp::buffer_body,
+                                                                 bhttp::string_body>>>;
+
+// Where an exchange puts the response: one of these, by mode.
+struct Sink {
+  Response* whole = nullptr;
+  StreamHandler* handler = nullptr;
+  RelayResponse* relay = nullptr;
+};
+
 }  // namespace
 
 struct Client::Impl {
@@ -148,11 +268,11 @@ struct Client::Impl {
   Error fail(const ConnPtr& c, const beast::error_code& ec, bool cancelled, std::string_view what,
              const Upstream& up);
 
-  template <bool kStream>
-  Awaitable<Attempt> attempt(const Upstream& up, const ConnPtr& c, bool reused, Request& req, Response* out,
-                             StreamHandler* handler);
-  template <bool kStream>
-  Awaitable<Result<void>> perform(const Upstream& up, Request& req, Response* out, StreamHandler* handler);
+  template <Mode kMode>
+  Awaitable<Attempt> attempt(const Upstream& up, const ConnPtr& c, bool reused, const Request& req,
+                             Sink sink);
+  template <Mode kMode>
+  Awaitable<Result<void>> perform(const Upstream& up, const Request& req, Sink sink);
 
   asio::any_io_executor executor;
   ClientOptions options;
@@ -250,6 +370,8 @@ Awaitable<Result<ConnPtr>> Client::Impl::connect(const Upstream& up) {
     ++stats.connects;
     beast::error_code ig;
     c->sock.set_option(tcp::no_delay(true), ig);
+    // For the synchronous first try at writing a request: it must not block the thread.
+    c->sock.non_blocking(true, ig);
     co_return c;
   }
   const bool timed_out = c->timed_out;
@@ -267,17 +389,28 @@ Awaitable<Result<ConnPtr>> Client::Impl::connect(const Upstream& up) {
   co_return make_error(ErrorCode::kConnectFailed, "connect to " + where + ": " + ec.message());
 }
 
-template <bool kStream>
-Awaitable<Attempt> Client::Impl::attempt(const Upstream& up, const ConnPtr& c, bool reused, Request& req,
-                                         Response* out, StreamHandler* handler) {
-  using Body = std::conditional_t<kStream, bhttp::buffer_body, bhttp::string_body>;
-  using Parser = bhttp::response_parser<Body>;
+template <Mode kMode>
+Awaitable<Attempt> Client::Impl::attempt(const Upstream& up, const ConnPtr& c, bool reused,
+                                         const Request& req, Sink sink) {
+  using Parser = ParserFor<kMode>;
+  constexpr bool kStream = kMode == Mode::kStream;
   c->timed_out = false;
   beast::error_code ec;
   bool got_response_bytes = false;
   try {
     set_deadline(c, options.first_byte_timeout);
-    std::tie(ec, std::ignore) = co_await bhttp::async_write(c->sock, req, as_tuple(use_awaitable));
+    // Most requests fit the socket buffer: one non-blocking send, and no completion to wait for.
+    serialize_request(req, up, c->head);
+    const std::string_view body = req.body();
+    std::array<asio::const_buffer, 2> out{asio::buffer(c->head), asio::buffer(body)};
+    const size_t sent = c->sock.write_some(out, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
+    if (!ec && sent < c->head.size() + body.size()) {
+      const size_t done = sent;
+      out = {asio::buffer(c->head) + done, asio::buffer(body)};
+      if (done >= c->head.size()) out = {asio::const_buffer{}, asio::buffer(body) + (done - c->head.size())};
+      std::tie(ec, std::ignore) = co_await asio::async_write(c->sock, out, as_tuple(use_awaitable));
+    }
     if (ec) {
       const bool retry = reused && !c->timed_out && is_stale_error(ec);
       co_return Attempt{fail(c, ec, false, "request write", up), retry};
@@ -285,12 +418,14 @@ Awaitable<Attempt> Client::Impl::attempt(const Upstream& up, const ConnPtr& c, b
 
     std::optional<Parser> parser;
     auto new_parser = [&] {
-      if constexpr (!kStream) {
-        if (out != nullptr && !parser) {
+      if constexpr (kMode == Mode::kRelay) {
+        parser.emplace(*sink.relay, req.method() == Verb::head);
+      } else if constexpr (kMode == Mode::kWhole) {
+        if (!parser) {
           // Parse into the caller's response (its body keeps its capacity); the head starts empty.
-          out->base() = ResponseHead{};
-          out->body().clear();
-          parser.emplace(std::move(*out));
+          sink.whole->base() = ResponseHead{};
+          sink.whole->body().clear();
+          parser.emplace(std::move(*sink.whole));
         } else {
           parser.emplace();
         }
@@ -303,7 +438,15 @@ Awaitable<Attempt> Client::Impl::attempt(const Upstream& up, const ConnPtr& c, b
       } else {
         parser->body_limit(options.max_response_body_bytes);
       }
+      if constexpr (kMode == Mode::kRelay) parser->eager(true);
       if (req.method() == Verb::head) parser->skip(true);
+    };
+    auto status_of = [&]() -> unsigned {
+      if constexpr (kMode == Mode::kRelay) {
+        return parser->status();
+      } else {
+        return parser->get().result_int();
+      }
     };
     new_parser();
     // The head; interim 1xx responses (other than 101) are skipped.
@@ -319,13 +462,14 @@ Awaitable<Attempt> Client::Impl::attempt(const Upstream& up, const ConnPtr& c, b
         }
       }
       got_response_bytes = true;
-      const unsigned code = parser->get().result_int();
+      const unsigned code = status_of();
       if (code / 100 != 1 || code == 101) break;
       new_parser();
     }
     set_deadline(c, options.idle_timeout);
 
     if constexpr (kStream) {
+      StreamHandler* handler = sink.handler;
       if (handler->on_head) {
         const bool go_on = co_await handler->on_head(parser->get().base());
         if (!go_on) {
@@ -339,10 +483,10 @@ Awaitable<Attempt> Client::Impl::attempt(const Upstream& up, const ConnPtr& c, b
       // the chunks one read brought (many SSE events) into one on_body call.
       parser->eager(true);
       while (!parser->is_done()) {
-        auto& body = parser->get().body();
-        body.data = c->piece.get();
-        body.size = kStreamPiece;
-        while (c->buf.size() > 0 && body.size > 0 && !parser->is_done()) {
+        auto& piece = parser->get().body();
+        piece.data = c->piece.get();
+        piece.size = kStreamPiece;
+        while (c->buf.size() > 0 && piece.size > 0 && !parser->is_done()) {
           const size_t used = parser->put(c->buf.data(), ec);
           c->buf.consume(used);
           if (ec == bhttp::error::need_more || ec == bhttp::error::need_buffer) {
@@ -352,7 +496,7 @@ Awaitable<Attempt> Client::Impl::attempt(const Upstream& up, const ConnPtr& c, b
           if (ec) co_return Attempt{fail(c, ec, false, "response body", up), false};
           if (used == 0) break;
         }
-        const size_t n = kStreamPiece - body.size;
+        const size_t n = kStreamPiece - piece.size;
         if (n > 0) {
           if (handler->on_body) {
             const bool go_on = co_await handler->on_body(std::string_view(c->piece.get(), n));
@@ -392,7 +536,7 @@ Awaitable<Attempt> Client::Impl::attempt(const Upstream& up, const ConnPtr& c, b
     }
 
     const bool reusable = parser->keep_alive() && c->buf.size() == 0;
-    if constexpr (!kStream) *out = parser->release();
+    if constexpr (kMode == Mode::kWhole) *sink.whole = parser->release();
     if (reusable) {
       release(up, c);
     } else {
@@ -406,14 +550,8 @@ Awaitable<Attempt> Client::Impl::attempt(const Upstream& up, const ConnPtr& c, b
   co_return Attempt{fail(c, ec, true, "request", up), false};
 }
 
-template <bool kStream>
-Awaitable<Result<void>> Client::Impl::perform(const Upstream& up, Request& req, Response* out,
-                                              StreamHandler* handler) {
-  if (req.find(Field::host) == req.end()) {
-    req.set(Field::host, up.port == 80 ? up.host : up.host + ":" + std::to_string(up.port));
-  }
-  req.keep_alive(true);
-  req.prepare_payload();
+template <Mode kMode>
+Awaitable<Result<void>> Client::Impl::perform(const Upstream& up, const Request& req, Sink sink) {
   bool fresh_only = false;
   for (;;) {
     ConnPtr c = fresh_only ? nullptr : take_pooled(up);
@@ -423,7 +561,7 @@ Awaitable<Result<void>> Client::Impl::perform(const Upstream& up, Request& req, 
       if (!connected) co_return connected.error();
       c = std::move(*connected);
     }
-    Attempt a = co_await attempt<kStream>(up, c, reused, req, out, handler);
+    Attempt a = co_await attempt<kMode>(up, c, reused, req, sink);
     if (!a.retry) co_return std::move(a.result);
     // A stale keep-alive connection: the server closed it before reading this request.
     fresh_only = true;
@@ -435,15 +573,20 @@ Client::Client(asio::any_io_executor executor, ClientOptions options)
 
 Client::~Client() { close_idle(); }
 
-Awaitable<Result<Response>> Client::request(Upstream upstream, Request& req) {
+Awaitable<Result<Response>> Client::request(Upstream upstream, const Request& req) {
   Response res;
-  auto r = co_await impl_->perform<false>(upstream, req, &res, nullptr);
+  auto r = co_await impl_->perform<Mode::kWhole>(upstream, req, Sink{.whole = &res});
   if (!r) co_return r.error();
   co_return res;
 }
 
-Awaitable<Result<void>> Client::stream(Upstream upstream, Request& req, StreamHandler handler) {
-  auto r = co_await impl_->perform<true>(upstream, req, nullptr, &handler);
+Awaitable<Result<void>> Client::stream(Upstream upstream, const Request& req, StreamHandler handler) {
+  auto r = co_await impl_->perform<Mode::kStream>(upstream, req, Sink{.handler = &handler});
+  co_return r;
+}
+
+Awaitable<Result<void>> Client::relay(Upstream upstream, const Request& req, RelayResponse& out) {
+  auto r = co_await impl_->perform<Mode::kRelay>(upstream, req, Sink{.relay = &out});
   co_return r;
 }
 

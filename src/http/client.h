@@ -54,6 +54,14 @@ struct StreamHandler {
   std::function<Awaitable<bool>(std::string_view body_bytes)> on_body;
 };
 
+// A response read for relaying (Client::relay): the head in wire form without the hop-by-hop
+// headers (Connection, Keep-Alive, Transfer-Encoding, ...) and without Content-Length (kept only in an
+// answer to HEAD), and the whole body with chunk framing removed.
+struct RelayResponse {
+  WireHead head;
+  std::string body;
+};
+
 class Client {
  public:
   Client(asio::any_io_executor executor, ClientOptions options = {});
@@ -61,16 +69,22 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // Sends `req` (Host, Content-Length and keep-alive are filled in; the body is not consumed, so a
-  // caller may retry the same request elsewhere) and reads the whole response.
+  // Sends `req` and reads the whole response. The request goes out as HTTP/1.1 with its headers
+  // except the hop-by-hop ones and its framing: Content-Length is the body's, Host is added when
+  // missing, and the connection is kept alive. `req` is not changed, so a caller may retry it
+  // elsewhere.
   // Errors: kConnectFailed when no connection could be made and no byte was sent (safe to retry
   // elsewhere), kTimeout, kCancelled, kProtocol, kResourceExhausted (response too large), kIo.
   // `upstream` is taken by value: the coroutine starts lazily, after a temporary argument is gone.
   // `req` must outlive the call.
-  Awaitable<Result<Response>> request(Upstream upstream, Request& req);
+  Awaitable<Result<Response>> request(Upstream upstream, const Request& req);
 
   // Sends `req` and streams the response through `handler`. Same errors as request().
-  Awaitable<Result<void>> stream(Upstream upstream, Request& req, StreamHandler handler);
+  Awaitable<Result<void>> stream(Upstream upstream, const Request& req, StreamHandler handler);
+
+  // Sends `req` and reads the whole response into `out` for relaying to a client (out's buffers keep
+  // their capacity). Same errors as request(); `out` must outlive the call.
+  Awaitable<Result<void>> relay(Upstream upstream, const Request& req, RelayResponse& out);
 
   // Closes every pooled connection.
   void close_idle();

@@ -19,6 +19,7 @@ class FakeResponder final : public Responder {
     sent = std::move(res);
     co_return true;
   }
+  Awaitable<bool> send_relayed(const WireHead&, std::string_view) override { co_return false; }
   Awaitable<bool> begin_stream(ResponseHead) override { co_return false; }
   Awaitable<bool> write(std::string_view) override { co_return false; }
   Awaitable<bool> write_sse(std::string_view) override { co_return false; }

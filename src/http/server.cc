@@ -289,6 +289,7 @@ class Connection final : public Responder, public std::enable_shared_from_this<C
 
   // Responder.
   Awaitable<bool> send(Response res) override;
+  Awaitable<bool> send_relayed(const WireHead& head, std::string_view body) override;
   Awaitable<bool> begin_stream(ResponseHead head) override;
   Awaitable<bool> write(std::string_view data) override;
   Awaitable<bool> write_sse(std::string_view data) override;
@@ -318,6 +319,9 @@ class Connection final : public Responder, public std::enable_shared_from_this<C
   // server's to set (the handler's Content-Length is kept only when `keep_handler_length`).
   void serialize_head(const ResponseHead& head, std::optional<size_t> content_length, bool chunked,
                       bool keep_handler_length = false);
+  void append_status_line(unsigned code, std::string_view reason);
+  // The headers that end every head: Server and Date unless the head has them, the framing, the blank line.
+  void append_framing(bool has_server, bool has_date, std::optional<size_t> content_length, bool chunked);
   void pump();
   void on_write_error(const beast::error_code& ec);
   void arm_watch();
@@ -645,26 +649,17 @@ bool Connection::decide_keep_alive(const ResponseHead& head) const {
   return req_keep_alive_ && !worker_.draining && !has_close_token(head);
 }
 
-void Connection::serialize_head(const ResponseHead& head, std::optional<size_t> content_length, bool chunked,
-                                bool keep_handler_length) {
+void Connection::append_status_line(unsigned code, std::string_view reason) {
   out_.clear();
   out_.append(version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
-  append_uint(out_, head.result_int());
+  append_uint(out_, code);
   out_.push_back(' ');
-  out_.append(head.reason());
+  out_.append(reason);
   out_.append("\r\n");
-  bool has_server = false;
-  bool has_date = false;
-  for (const auto& f : head) {
-    const Field name = f.name();
-    if ((name == Field::content_length && !keep_handler_length) || name == Field::transfer_encoding ||
-        name == Field::connection) {
-      continue;
-    }
-    has_server |= name == Field::server;
-    has_date |= name == Field::date;
-    out_.append(f.name_string()).append(": ").append(f.value()).append("\r\n");
-  }
+}
+
+void Connection::append_framing(bool has_server, bool has_date, std::optional<size_t> content_length,
+                                bool chunked) {
   if (!has_server && !options_.server_header.empty())
     out_.append("Server: ").append(options_.server_header).append("\r\n");
   if (!has_date) out_.append(worker_.date_line);
@@ -677,6 +672,24 @@ void Connection::serialize_head(const ResponseHead& head, std::optional<size_t> 
   if (version_ == 11 && !keep_alive_) out_.append("Connection: close\r\n");
   if (version_ == 10 && keep_alive_) out_.append("Connection: keep-alive\r\n");
   out_.append("\r\n");
+}
+
+void Connection::serialize_head(const ResponseHead& head, std::optional<size_t> content_length, bool chunked,
+                                bool keep_handler_length) {
+  append_status_line(head.result_int(), head.reason());
+  bool has_server = false;
+  bool has_date = false;
+  for (const auto& f : head) {
+    const Field name = f.name();
+    if ((name == Field::content_length && !keep_handler_length) || name == Field::transfer_encoding ||
+        name == Field::connection) {
+      continue;
+    }
+    has_server |= name == Field::server;
+    has_date |= name == Field::date;
+    out_.append(f.name_string()).append(": ").append(f.value()).append("\r\n");
+  }
+  append_framing(has_server, has_date, content_length, chunked);
 }
 
 asio::awaitable<bool> Connection::write_now(std::string_view head, std::string_view body) {
@@ -730,6 +743,22 @@ Awaitable<bool> Connection::send(Response res) {
   serialize_head(res.base(), length, false, keep_handler_length);
   const std::string_view body = head_only_ || bodiless ? std::string_view{} : std::string_view(res.body());
   const bool sent = co_await write_now(out_, body);
+  co_return sent;
+}
+
+Awaitable<bool> Connection::send_relayed(const WireHead& head, std::string_view body) {
+  if (started_ || dead()) co_return false;
+  started_ = true;
+  finished_ = true;
+  keep_alive_ = req_keep_alive_ && !worker_.draining;
+  const unsigned code = head.status;
+  const bool bodiless = code / 100 == 1 || code == 204 || code == 304;
+  append_status_line(code, bhttp::obsolete_reason(static_cast<Status>(code)));
+  out_.append(head.lines());
+  std::optional<size_t> length;
+  if (!bodiless && !head.has_content_length()) length = body.size();
+  append_framing(head.has_server(), head.has_date(), length, false);
+  const bool sent = co_await write_now(out_, head_only_ || bodiless ? std::string_view{} : body);
   co_return sent;
 }
 

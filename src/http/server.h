@@ -50,6 +50,10 @@ class Responder {
  public:
   virtual ~Responder() = default;
   virtual Awaitable<bool> send(Response res) = 0;
+  // send() for a head already in wire form (a proxy relaying an upstream's answer). The server adds
+  // Server and Date when the head lacks them, and its own framing: Content-Length from `body` (unless
+  // the head carries one, as an answer to HEAD does) and Connection.
+  virtual Awaitable<bool> send_relayed(const WireHead& head, std::string_view body) = 0;
   // Starts a chunked response with this head (status and headers; Transfer-Encoding is set).
   virtual Awaitable<bool> begin_stream(ResponseHead head) = 0;
   // Writes one chunk and hands it to the socket at once (never held back for more data). If the

@@ -45,7 +45,86 @@ std::string_view default_error_type(Status status) {
                                                                              : "InternalServerError";
 }
 
+// Header names are ASCII: no locale needed.
+bool iequals_ascii(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i];
+    char y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + ('a' - 'A'));
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + ('a' - 'A'));
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// Calls f(line_begin, line_end, name, value) for each "Name: value\r\n" line until f returns true.
+template <class F>
+void scan_lines(std::string_view lines, F&& f) {
+  size_t at = 0;
+  while (at < lines.size()) {
+    size_t end = lines.find("\r\n", at);
+    if (end == std::string_view::npos) end = lines.size();
+    const std::string_view line = lines.substr(at, end - at);
+    const size_t colon = line.find(':');
+    const std::string_view name = line.substr(0, colon);
+    std::string_view value = colon == std::string_view::npos ? std::string_view{} : line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    if (f(at, std::min(end + 2, lines.size()), name, value)) return;
+    at = end + 2;
+  }
+}
+
 }  // namespace
+
+void WireHead::clear() {
+  status = 0;
+  lines_.clear();
+  has_date_ = has_server_ = has_length_ = false;
+}
+
+void WireHead::add(std::string_view name, std::string_view value) {
+  has_date_ |= iequals_ascii(name, "date");
+  has_server_ |= iequals_ascii(name, "server");
+  has_length_ |= iequals_ascii(name, "content-length");
+  lines_.append(name).append(": ").append(value).append("\r\n");
+}
+
+void WireHead::remove(std::string_view name) {
+  std::string kept;
+  bool removed = false;
+  size_t copied = 0;
+  scan_lines(lines_, [&](size_t begin, size_t end, std::string_view n, std::string_view) {
+    if (iequals_ascii(n, name)) {
+      if (!removed) kept.reserve(lines_.size());
+      removed = true;
+      kept.append(lines_, copied, begin - copied);
+      copied = end;
+    }
+    return false;
+  });
+  if (!removed) return;
+  kept.append(lines_, copied, std::string::npos);
+  lines_ = std::move(kept);
+  if (iequals_ascii(name, "date")) has_date_ = false;
+  if (iequals_ascii(name, "server")) has_server_ = false;
+  if (iequals_ascii(name, "content-length")) has_length_ = false;
+}
+
+void WireHead::set(std::string_view name, std::string_view value) {
+  remove(name);
+  add(name, value);
+}
+
+std::string_view WireHead::find(std::string_view name) const {
+  std::string_view found;
+  scan_lines(lines_, [&](size_t, size_t, std::string_view n, std::string_view v) {
+    if (!iequals_ascii(n, name)) return false;
+    found = v;
+    return true;
+  });
+  return found;
+}
 
 std::string openai_error_body(Status status, std::string_view message, std::string_view type) {
   boost::json::object error;

@@ -27,6 +27,36 @@ using Field = bhttp::field;
 template <class T>
 using Awaitable = asio::awaitable<T>;
 
+// A response head in wire form, as a proxy relays it: the status and the header lines, each
+// "Name: value\r\n". Transfer-Encoding and Connection are never among them (the server frames the
+// response itself); Content-Length is, only in an answer to HEAD (the length of the GET body it
+// stands for). Relaying an upstream's head this way skips building a field container only to
+// serialize it again, which is most of a proxy's per-request work outside the kernel.
+class WireHead {
+ public:
+  unsigned status = 0;
+
+  void clear();
+  // Appends a header line as given; names keep their case.
+  void add(std::string_view name, std::string_view value);
+  // Removes the lines named `name` (in any case), then appends this one.
+  void set(std::string_view name, std::string_view value);
+  // The value of the first line named `name` (in any case); empty when there is none.
+  std::string_view find(std::string_view name) const;
+  const std::string& lines() const { return lines_; }
+  bool has_date() const { return has_date_; }
+  bool has_server() const { return has_server_; }
+  bool has_content_length() const { return has_length_; }
+
+ private:
+  void remove(std::string_view name);
+
+  std::string lines_;
+  bool has_date_ = false;
+  bool has_server_ = false;
+  bool has_length_ = false;
+};
+
 // OpenAI-style error body: {"error":{"message":..,"type":..,"param":null,"code":<status>}}.
 // `type` defaults from the status (BadRequestError, NotFoundError, ...).
 std::string openai_error_body(Status status, std::string_view message, std::string_view type = {});

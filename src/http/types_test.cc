@@ -90,5 +90,48 @@ TEST(QueryValues, BadEscapesGiveNoneAndBareKeysAreEmpty) {
   EXPECT_EQ(query_values("/m?a=1&b", "b"), (std::vector<std::string>{""}));
 }
 
+TEST(WireHead, AddKeepsLinesAsGivenAndTracksTheServersHeaders) {
+  WireHead h;
+  h.add("Content-Type", "application/json");
+  h.add("date", "Sat, 21 Nov 2026 00:00:00 GMT");
+  EXPECT_EQ(h.lines(), "Content-Type: application/json\r\ndate: Sat, 21 Nov 2026 00:00:00 GMT\r\n");
+  EXPECT_TRUE(h.has_date());
+  EXPECT_FALSE(h.has_server());
+  EXPECT_FALSE(h.has_content_length());
+  h.add("SERVER", "vllm");
+  h.add("Content-Length", "3");
+  EXPECT_TRUE(h.has_server());
+  EXPECT_TRUE(h.has_content_length());
+  h.clear();
+  EXPECT_EQ(h.lines(), "");
+  EXPECT_FALSE(h.has_date() || h.has_server() || h.has_content_length());
+}
+
+TEST(WireHead, FindIgnoresCaseAndLeadingSpace) {
+  WireHead h;
+  h.add("Content-Type", "text/event-stream");
+  h.add("X-A", "1");
+  h.add("x-a", "2");
+  EXPECT_EQ(h.find("content-type"), "text/event-stream");
+  EXPECT_EQ(h.find("X-A"), "1");
+  EXPECT_EQ(h.find("x-missing"), "");
+  EXPECT_EQ(h.find("x"), "");  // a name, not a prefix
+}
+
+TEST(WireHead, SetReplacesEveryLineOfThatName) {
+  WireHead h;
+  h.add("X-Request-Id", "from-upstream");
+  h.add("Content-Type", "application/json");
+  h.add("x-request-id", "again");
+  h.add("Date", "d");
+  h.set("x-request-id", "ours");
+  EXPECT_EQ(h.lines(), "Content-Type: application/json\r\nDate: d\r\nx-request-id: ours\r\n");
+  h.set("date", "e");
+  EXPECT_EQ(h.lines(), "Content-Type: application/json\r\nx-request-id: ours\r\ndate: e\r\n");
+  EXPECT_TRUE(h.has_date());
+  h.set("X-New", "n");
+  EXPECT_EQ(h.find("x-new"), "n");
+}
+
 }  // namespace
 }  // namespace llmd::http

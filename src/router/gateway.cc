@@ -38,16 +38,23 @@ bool is_hop_by_hop(Field f) {
   }
 }
 
-// Removes what must not travel upstream: hop-by-hop headers, the client's Host (the upstream's is
-// set by the client library), Expect (the body has been received in full) and the headers only the
-// gateway may set.
-void strip_request_headers(http::Request& req) {
-  for (Field f :
-       {Field::connection, Field::keep_alive, Field::proxy_connection, Field::transfer_encoding, Field::te,
-        Field::trailer, Field::upgrade, Field::host, Field::content_length, Field::expect}) {
-    req.erase(f);
+// Whether a client's header must not travel upstream: hop-by-hop headers, Host and Content-Length
+// (the client library sets the upstream's), Expect (the body has been received in full) and the
+// headers only the gateway may set.
+bool must_strip(const http::Request::value_type& f) {
+  switch (f.name()) {
+    case Field::host:
+    case Field::content_length:
+    case Field::expect:
+      return true;
+    case Field::unknown:
+      for (std::string_view h : kInternalHeaders) {
+        if (http::beast::iequals(f.name_string(), h)) return true;
+      }
+      return false;
+    default:
+      return is_hop_by_hop(f.name());
   }
-  for (std::string_view h : kInternalHeaders) req.erase(h);
 }
 
 std::string error_body(Status status, std::string_view message, std::string_view param) {
@@ -123,11 +130,11 @@ uint32_t candidate_index(const sched::EndpointSnapshot& snap, const sched::Endpo
 
 }  // namespace
 
-std::string make_request_id(Rng& rng) {
+void make_request_id(Rng& rng, std::string& out) {
   const uint64_t hi = (rng() & 0xffffffffffff0fffull) | 0x0000000000004000ull;  // version 4
   const uint64_t lo = (rng() & 0x3fffffffffffffffull) | 0x8000000000000000ull;  // RFC 4122 variant
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(36, '-');
+  out.assign(36, '-');
   size_t pos = 0;
   auto put = [&](uint64_t v, int nibbles) {
     for (int i = nibbles - 1; i >= 0; --i) out[pos++] = kHex[(v >> (4 * i)) & 0xf];
@@ -141,19 +148,7 @@ std::string make_request_id(Rng& rng) {
   put(lo >> 48, 4);
   ++pos;
   put(lo & 0xffffffffffffull, 12);
-  return out;
 }
-
-struct Gateway::Worker {
-  Worker(http::asio::any_io_executor ex, const http::ClientOptions& o, uint64_t seed)
-      : client(ex, o), rng(seed) {}
-  http::Client client;
-  json::Parser parser;
-  Rng rng;
-  std::atomic<uint64_t> connect_retries{0};
-  std::atomic<uint64_t> upstream_failures{0};
-  std::atomic<uint64_t> client_disconnects{0};
-};
 
 // One scheduled attempt: owns the decision and reports its completion to the response hooks exactly
 // once, also when the handler ends by an error, a disconnect or cancellation.
@@ -180,6 +175,113 @@ struct Gateway::ForwardContext {
   bool keep_alive = true;
   std::string request_id;
 };
+
+// What one request keeps across its awaits, leased from its worker's pool (StateLease) rather than
+// held in coroutine frames: frames over ~1 KiB miss both asio's frame cache and malloc's per-thread
+// cache, and glibc then consolidates its fast bins on each such allocation. Leased state also keeps
+// the capacity of its strings and vectors from one request to the next.
+struct Gateway::RequestState {
+  sched::LLMRequest lr;
+  RequestFields fields;
+  ForwardContext ctx;
+  std::vector<std::string> subset;  // used when restricted to the model's servers or after failed connects
+  bool use_subset = false;
+  std::vector<std::string> previous_headers;  // set by the last attempt's PreRequest plugins
+  Error connect_error;
+  std::optional<Exchange> exchange;  // declared after lr, which it refers to
+  http::RelayResponse relay;         // a non-streamed answer
+  // The error reply the request ends with (reply_error).
+  Status error_status = Status::ok;
+  std::string error_message;
+  std::string_view error_reason;
+
+  // Ready for the next request: ends the exchange (its completion hooks run now) and clears the rest,
+  // keeping capacity.
+  void reset() {
+    exchange.reset();
+    lr.clear();
+    fields.stream = false;
+    fields.error_param.clear();
+    std::string id = std::move(ctx.request_id);
+    id.clear();
+    ctx = ForwardContext{};
+    ctx.request_id = std::move(id);
+    subset.clear();
+    use_subset = false;
+    previous_headers.clear();
+    connect_error = Error{};
+    error_status = Status::ok;
+    error_message.clear();
+    error_reason = {};
+  }
+};
+
+// A worker's spare request states. Shared with the leases: a handler frame that the server's stop
+// destroys may outlive the Worker (unbind() runs first).
+struct Gateway::StatePool {
+  // More requests in flight than this on one worker take fresh states that are freed after.
+  static constexpr size_t kMaxSpare = 256;
+  std::vector<std::unique_ptr<RequestState>> spare;
+  std::atomic<uint64_t> fresh{0};  // states allocated because none was spare
+};
+
+class Gateway::StateLease {
+ public:
+  explicit StateLease(std::shared_ptr<StatePool> pool) : pool_(std::move(pool)) {
+    if (!pool_->spare.empty()) {
+      state_ = std::move(pool_->spare.back());
+      pool_->spare.pop_back();
+    } else {
+      state_ = std::make_unique<RequestState>();
+      pool_->fresh.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  StateLease(StateLease&&) noexcept = default;
+  StateLease& operator=(StateLease&&) = delete;
+  ~StateLease() {
+    if (!state_) return;  // moved from
+    state_->reset();
+    if (pool_->spare.size() < StatePool::kMaxSpare) pool_->spare.push_back(std::move(state_));
+  }
+  RequestState& operator*() const { return *state_; }
+
+ private:
+  std::shared_ptr<StatePool> pool_;
+  std::unique_ptr<RequestState> state_;
+};
+
+struct Gateway::Worker {
+  Worker(http::asio::any_io_executor ex, const http::ClientOptions& o, uint64_t seed)
+      : client(ex, o), rng(seed), states(std::make_shared<StatePool>()) {}
+  http::Client client;
+  json::Parser parser;
+  Rng rng;
+  std::shared_ptr<StatePool> states;
+  std::atomic<uint64_t> connect_retries{0};
+  std::atomic<uint64_t> upstream_failures{0};
+  std::atomic<uint64_t> client_disconnects{0};
+};
+
+// Strips what must not travel upstream (one pass over the fields) and takes the client's x-request-id
+// into `id`, or makes one and sets it on the request.
+void Gateway::take_request_id(Worker& w, http::Request& req, std::string& id) {
+  bool found = false;
+  for (auto it = req.begin(); it != req.end();) {
+    if (must_strip(*it)) {
+      it = req.erase(it);
+      continue;
+    }
+    if (!found && it->name() == Field::unknown && http::beast::iequals(it->name_string(), kRequestIdHeader) &&
+        !it->value().empty()) {
+      id.assign(it->value());
+      found = true;
+    }
+    ++it;
+  }
+  if (found) return;
+  make_request_id(w.rng, id);
+  req.set(kRequestIdHeader, id);
+}
 
 Gateway::Gateway(const sched::Scheduler& scheduler, const sched::EndpointStore& store, const DataLayer& data,
                  EppMetrics& metrics, const Clock& clock, GatewayOptions options)
@@ -236,124 +338,137 @@ void Gateway::add_routes(http::Router& router) {
       [this](http::Request& req, http::Responder& res) { return handle_passthrough(req, res); });
 }
 
+// Not a coroutine: the synchronous part (parsing, the model check) runs here and the coroutine it
+// returns holds only what crosses an await.
 http::Awaitable<void> Gateway::handle_inference(http::Request& req, http::Responder& res,
                                                 sched::RequestKind kind) {
   Worker& w = worker();
-  ForwardContext ctx;
+  StateLease lease(w.states);
+  RequestState& s = *lease;
+  ForwardContext& ctx = s.ctx;
+  sched::LLMRequest& lr = s.lr;
   ctx.start = clock_.now();
   ctx.version = req.version();
   ctx.keep_alive = req.keep_alive();
-  strip_request_headers(req);
-  if (auto it = req.find(kRequestIdHeader); it != req.end() && !it->value().empty()) {
-    ctx.request_id = std::string(it->value());
-  } else {
-    ctx.request_id = make_request_id(w.rng);
-    req.set(kRequestIdHeader, ctx.request_id);
-  }
+  take_request_id(w, req, ctx.request_id);
 
-  sched::LLMRequest lr;
   lr.kind = kind;
   lr.request_id = ctx.request_id;
-  RequestFields fields;
-  if (auto r = parse_request_fields(req.body(), w.parser, lr, fields); !r) {
-    RequestSeries& s = metrics_.series(lr.model, lr.model);
-    s.total->inc();
-    metrics_.count_error(s, RequestError::kBadRequest);
-    const Status st =
+  if (auto r = parse_request_fields(req.body(), w.parser, lr, s.fields); !r) {
+    RequestSeries& series = metrics_.series(lr.model, lr.model);
+    series.total->inc();
+    metrics_.count_error(series, RequestError::kBadRequest);
+    s.error_status =
         r.error().code == ErrorCode::kResourceExhausted ? Status::payload_too_large : Status::bad_request;
-    co_await send_error(res, st, r.error().message, fields.error_param, {}, ctx.request_id, ctx.version,
-                        ctx.keep_alive);
-    co_return;
+    s.error_message = std::move(r.error().message);
+    return reply_error(res, std::move(lease));
   }
-  // Sized exactly: a reserve past 1 KiB would skip malloc's per-thread cache on every request. Names
-  // keep their case: lookups (sched::find_header) ignore it.
-  lr.headers.reserve(static_cast<size_t>(std::distance(req.begin(), req.end())));
+  // Names keep their case: lookups (sched::find_header) ignore it.
   for (const auto& f : req) lr.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
   ctx.series = &metrics_.series(lr.model, lr.effective_model());
   ctx.series->total->inc();
-  ctx.stream = fields.stream;
+  ctx.stream = s.fields.stream;
 
   auto models = data_.models();
   const std::vector<std::string>* restrict = models->restrict_to(lr.effective_model());
   if (restrict != nullptr&& restrict->empty()) {
     metrics_.count_error(*ctx.series, RequestError::kNotFound);
-    co_await send_error(res, Status::not_found,
-                        fmt::format("The model `{}` does not exist.", lr.effective_model()), {}, {},
-                        ctx.request_id, ctx.version, ctx.keep_alive);
-    co_return;
+    s.error_status = Status::not_found;
+    s.error_message = fmt::format("The model `{}` does not exist.", lr.effective_model());
+    return reply_error(res, std::move(lease));
   }
+  s.use_subset = restrict != nullptr;
+  if (s.use_subset) s.subset.assign(restrict->begin(), restrict->end());
+  return run_inference(w, req, res, std::move(lease));
+}
 
-  std::vector<std::string> subset;  // used when restricted to the model's servers or after failed connects
-  bool use_subset = restrict != nullptr;
-  if (use_subset) subset = * restrict;
-  std::vector<std::string> previous_headers;  // set by the last attempt's PreRequest plugins
-  Error connect_error;
-  for (int attempt = 0;; ++attempt) {
-    Result<sched::SchedulingResult> sr =
-        use_subset ? scheduler_.schedule(lr, w.rng, subset) : scheduler_.schedule(lr, w.rng);
-    if (!sr) {
-      if (attempt > 0) {
-        w.upstream_failures.fetch_add(1, std::memory_order_relaxed);
-        metrics_.count_error(*ctx.series, RequestError::kModelServerError);
-        co_await send_error(res, Status::bad_gateway,
-                            "no endpoint could be reached: " + connect_error.message, {}, {}, ctx.request_id,
-                            ctx.version, ctx.keep_alive);
-        co_return;
-      }
-      Status st = Status::internal_server_error;
-      std::string_view reason;
-      RequestError kind_of_error = RequestError::kInternal;
-      if (sr.error().code == ErrorCode::kUnavailable) {
-        st = Status::service_unavailable;
-        reason = "rejected-no-endpoints";
-        kind_of_error = RequestError::kServiceUnavailable;
-      } else if (sr.error().code == ErrorCode::kResourceExhausted) {
-        st = Status::too_many_requests;
-        reason = "rejected-saturated";
-        kind_of_error = RequestError::kResourceExhausted;
-      }
-      metrics_.count_error(*ctx.series, kind_of_error);
-      co_await send_error(res, st, sr.error().message, {}, reason, ctx.request_id, ctx.version,
-                          ctx.keep_alive);
-      co_return;
-    }
-    Exchange ex(scheduler_, lr, std::move(*sr));
-    ctx.exchange = &ex;
-    ctx.endpoint = ex.result.primary_endpoint();
-    if (ctx.endpoint == nullptr) {
-      metrics_.count_error(*ctx.series, RequestError::kInternal);
-      co_await send_error(res, Status::internal_server_error, "scheduling produced no target endpoint", {},
-                          {}, ctx.request_id, ctx.version, ctx.keep_alive);
-      co_return;
-    }
-    metrics_.observe_prefix_hit(
-        ex.result, *ctx.endpoint,
-        candidate_index(*ex.result.snapshot, ctx.endpoint, use_subset ? &subset : nullptr));
-    for (const auto& name : previous_headers) req.erase(name);
-    previous_headers.clear();
-    for (const auto& [name, value] : ex.result.request_headers) {
-      req.set(name, value);
-      previous_headers.push_back(name);
-    }
+http::Awaitable<void> Gateway::reply_error(http::Responder& res, StateLease lease) {
+  const RequestState& s = *lease;
+  co_await send_error(res, s.error_status, s.error_message, s.fields.error_param, s.error_reason,
+                      s.ctx.request_id, s.ctx.version, s.ctx.keep_alive);
+}
 
-    const Forwarded f = co_await forward(w, req, res, ctx, connect_error);
-    if (f == Forwarded::kDone) co_return;
-    // Nothing reached the client: try another endpoint, without the ones that failed.
-    if (attempt + 1 >= options_.max_attempts) {
+bool Gateway::schedule_attempt(Worker& w, http::Request& req, RequestState& s, int attempt) {
+  ForwardContext& ctx = s.ctx;
+  Result<sched::SchedulingResult> sr =
+      s.use_subset ? scheduler_.schedule(s.lr, w.rng, s.subset) : scheduler_.schedule(s.lr, w.rng);
+  if (!sr) {
+    if (attempt > 0) {
       w.upstream_failures.fetch_add(1, std::memory_order_relaxed);
       metrics_.count_error(*ctx.series, RequestError::kModelServerError);
-      co_await send_error(res, Status::bad_gateway, connect_error.message, {}, {}, ctx.request_id,
-                          ctx.version, ctx.keep_alive);
-      co_return;
+      s.error_status = Status::bad_gateway;
+      s.error_message = "no endpoint could be reached: " + s.connect_error.message;
+      return false;
     }
-    w.connect_retries.fetch_add(1, std::memory_order_relaxed);
-    if (!use_subset) {
-      auto snap = store_.snapshot();
-      for (const auto& e : snap->endpoints) subset.push_back(e->host_port);
-      use_subset = true;
+    s.error_status = Status::internal_server_error;
+    RequestError kind_of_error = RequestError::kInternal;
+    if (sr.error().code == ErrorCode::kUnavailable) {
+      s.error_status = Status::service_unavailable;
+      s.error_reason = "rejected-no-endpoints";
+      kind_of_error = RequestError::kServiceUnavailable;
+    } else if (sr.error().code == ErrorCode::kResourceExhausted) {
+      s.error_status = Status::too_many_requests;
+      s.error_reason = "rejected-saturated";
+      kind_of_error = RequestError::kResourceExhausted;
     }
-    std::erase(subset, ctx.endpoint->host_port);
+    metrics_.count_error(*ctx.series, kind_of_error);
+    s.error_message = std::move(sr.error().message);
+    return false;
   }
+  Exchange& ex = s.exchange.emplace(scheduler_, s.lr, std::move(*sr));
+  ctx.exchange = &ex;
+  ctx.endpoint = ex.result.primary_endpoint();
+  if (ctx.endpoint == nullptr) {
+    metrics_.count_error(*ctx.series, RequestError::kInternal);
+    s.error_status = Status::internal_server_error;
+    s.error_message = "scheduling produced no target endpoint";
+    return false;
+  }
+  metrics_.observe_prefix_hit(
+      ex.result, *ctx.endpoint,
+      candidate_index(*ex.result.snapshot, ctx.endpoint, s.use_subset ? &s.subset : nullptr));
+  for (const auto& name : s.previous_headers) req.erase(name);
+  s.previous_headers.clear();
+  for (const auto& [name, value] : ex.result.request_headers) {
+    req.set(name, value);
+    s.previous_headers.push_back(name);
+  }
+  return true;
+}
+
+bool Gateway::after_connect_failure(Worker& w, RequestState& s, int attempt) {
+  // The failed attempt's completion hooks run before the next decision.
+  s.exchange.reset();
+  s.ctx.exchange = nullptr;
+  if (attempt + 1 >= options_.max_attempts) {
+    w.upstream_failures.fetch_add(1, std::memory_order_relaxed);
+    metrics_.count_error(*s.ctx.series, RequestError::kModelServerError);
+    s.error_status = Status::bad_gateway;
+    s.error_message = s.connect_error.message;
+    return false;
+  }
+  // Nothing reached the client: try another endpoint, without the ones that failed.
+  w.connect_retries.fetch_add(1, std::memory_order_relaxed);
+  if (!s.use_subset) {
+    auto snap = store_.snapshot();
+    for (const auto& e : snap->endpoints) s.subset.push_back(e->host_port);
+    s.use_subset = true;
+  }
+  std::erase(s.subset, s.ctx.endpoint->host_port);
+  return true;
+}
+
+http::Awaitable<void> Gateway::run_inference(Worker& w, http::Request& req, http::Responder& res,
+                                             StateLease lease) {
+  RequestState& s = *lease;
+  for (int attempt = 0;; ++attempt) {
+    if (!schedule_attempt(w, req, s, attempt)) break;
+    const Forwarded f = co_await forward(w, req, res, s);
+    if (f == Forwarded::kDone) co_return;
+    if (!after_connect_failure(w, s, attempt)) break;
+  }
+  co_await send_error(res, s.error_status, s.error_message, {}, s.error_reason, s.ctx.request_id,
+                      s.ctx.version, s.ctx.keep_alive);
 }
 
 http::Awaitable<void> Gateway::handle_models(http::Request& req, http::Responder& res) {
@@ -373,38 +488,33 @@ http::Awaitable<void> Gateway::handle_models(http::Request& req, http::Responder
 
 http::Awaitable<void> Gateway::handle_passthrough(http::Request& req, http::Responder& res) {
   Worker& w = worker();
-  ForwardContext ctx;
+  StateLease lease(w.states);
+  RequestState& s = *lease;
+  ForwardContext& ctx = s.ctx;
   ctx.start = clock_.now();
   ctx.version = req.version();
   ctx.keep_alive = req.keep_alive();
   ctx.stream = true;
-  strip_request_headers(req);
-  if (auto it = req.find(kRequestIdHeader); it != req.end() && !it->value().empty()) {
-    ctx.request_id = std::string(it->value());
-  } else {
-    ctx.request_id = make_request_id(w.rng);
-    req.set(kRequestIdHeader, ctx.request_id);
-  }
+  take_request_id(w, req, ctx.request_id);
   auto snap = store_.snapshot();
   std::vector<const sched::Endpoint*> candidates;
   candidates.reserve(snap->endpoints.size());
   for (const auto& e : snap->endpoints) candidates.push_back(e.get());
-  Error connect_error;
   for (int attempt = 0; attempt < options_.max_attempts && !candidates.empty(); ++attempt) {
     const size_t i = w.rng.below(candidates.size());
     ctx.endpoint = candidates[i];
-    const Forwarded f = co_await forward(w, req, res, ctx, connect_error);
+    const Forwarded f = co_await forward(w, req, res, s);
     if (f == Forwarded::kDone) co_return;
     w.connect_retries.fetch_add(1, std::memory_order_relaxed);
     candidates.erase(candidates.begin() + static_cast<std::ptrdiff_t>(i));
   }
-  if (connect_error.message.empty()) {
+  if (s.connect_error.message.empty()) {
     co_await send_error(res, Status::service_unavailable, "no endpoints available", {},
                         "rejected-no-endpoints", ctx.request_id, ctx.version, ctx.keep_alive);
   } else {
     w.upstream_failures.fetch_add(1, std::memory_order_relaxed);
-    co_await send_error(res, Status::bad_gateway, connect_error.message, {}, {}, ctx.request_id, ctx.version,
-                        ctx.keep_alive);
+    co_await send_error(res, Status::bad_gateway, s.connect_error.message, {}, {}, ctx.request_id,
+                        ctx.version, ctx.keep_alive);
   }
 }
 
@@ -426,12 +536,56 @@ void finish_head(Head& head, const sched::Endpoint& endpoint, const std::string&
 
 }  // namespace
 
-http::Awaitable<Gateway::Forwarded> Gateway::forward(Worker& w, http::Request& req, http::Responder& res,
-                                                     ForwardContext& ctx, Error& connect_error) {
+http::Awaitable<Result<void>> Gateway::relay_stream(Worker& w, http::Request& req, http::Responder& res,
+                                                    RequestState& s, int& status, bool& client_gone,
+                                                    sched::ResponseCompletion& completion) {
   const sched::Scheduler& scheduler = scheduler_;
-  EppMetrics& metrics = metrics_;
   const Clock& clock = clock_;
+  ForwardContext& ctx = s.ctx;
+  bool first = true;
+  bool is_sse = false;
+  http::SseParser sse;
+  http::StreamHandler handler;
+  handler.on_head = [&](const http::ResponseHead& head) -> http::Awaitable<bool> {
+    status = head.result_int();
+    http::ResponseHead out;
+    out.result(head.result());
+    out.version(ctx.version);
+    for (const auto& f : head) {
+      if (is_hop_by_hop(f.name()) || f.name() == Field::content_length) continue;
+      out.insert(f.name_string(), f.value());
+    }
+    if (auto ct = head.find(Field::content_type); ct != head.end()) {
+      is_sse = contains_ci(ct->value(), "text/event-stream");
+    }
+    finish_head(out, *ctx.endpoint, ctx.request_id, ctx.exchange, scheduler);
+    const bool ok = co_await res.begin_stream(std::move(out));
+    client_gone = !ok;
+    co_return ok;
+  };
+  handler.on_body = [&](std::string_view bytes) -> http::Awaitable<bool> {
+    if (ctx.exchange != nullptr) {
+      if (first && ctx.series != nullptr) ctx.series->ttft->observe(to_seconds(clock.now() - ctx.start));
+      scheduler.response_streaming(ctx.exchange->request, ctx.exchange->result,
+                                   sched::ResponseChunk{first, bytes.size()});
+      if (is_sse) {
+        sse.feed(bytes, [&](const http::SseEvent& ev) { read_usage(ev.data, completion); });
+      }
+    }
+    first = false;
+    const bool ok = co_await res.write(bytes);
+    client_gone = !ok;
+    co_return ok;
+  };
+  // A named argument: GCC 12 mishandles a temporary with a destructor in a co_await's arguments.
   const http::Upstream up{ctx.endpoint->address, ctx.endpoint->port};
+  auto r = co_await w.client.stream(up, req, std::move(handler));
+  co_return r;
+}
+
+http::Awaitable<Gateway::Forwarded> Gateway::forward(Worker& w, http::Request& req, http::Responder& res,
+                                                     RequestState& s) {
+  ForwardContext& ctx = s.ctx;
   sched::ResponseCompletion completion{sched::TerminationCause::kError, -1, -1};
   bool client_gone = false;
   int status = 0;
@@ -441,75 +595,31 @@ http::Awaitable<Gateway::Forwarded> Gateway::forward(Worker& w, http::Request& r
   auto account = [&] {
     accounted = true;
     if (ctx.series == nullptr) return;
-    ctx.series->duration->observe(to_seconds(clock.now() - ctx.start));
-    if (status / 100 != 2) metrics.count_error(*ctx.series, RequestError::kModelServerError);
+    ctx.series->duration->observe(to_seconds(clock_.now() - ctx.start));
+    if (status / 100 != 2) metrics_.count_error(*ctx.series, RequestError::kModelServerError);
   };
   Result<void> outcome;
 
   if (!ctx.stream) {
-    auto r = co_await w.client.request(up, req);
-    if (r) {
-      http::Response& out = *r;
-      status = out.result_int();
-      for (Field f : {Field::connection, Field::keep_alive, Field::proxy_connection, Field::transfer_encoding,
-                      Field::te, Field::trailer, Field::upgrade}) {
-        out.erase(f);
-      }
-      out.version(ctx.version);
-      out.keep_alive(ctx.keep_alive);
-      finish_head(out, *ctx.endpoint, ctx.request_id, ctx.exchange, scheduler);
-      if (auto ct = out.find(Field::content_type); ct != out.end() && contains_ci(ct->value(), "json")) {
-        read_usage(out.body(), completion);
-      }
+    http::RelayResponse& out = s.relay;
+    const http::Upstream up{ctx.endpoint->address, ctx.endpoint->port};
+    outcome = co_await w.client.relay(up, req, out);
+    if (outcome) {
+      status = static_cast<int>(out.head.status);
+      finish_head(out.head, *ctx.endpoint, ctx.request_id, ctx.exchange, scheduler_);
+      if (contains_ci(out.head.find("content-type"), "json")) read_usage(out.body, completion);
       account();
-      const bool sent = co_await res.send(std::move(out));
+      const bool sent = co_await res.send_relayed(out.head, out.body);
       client_gone = !sent;
-    } else {
-      outcome = r.error();
     }
   } else {
-    bool first = true;
-    bool is_sse = false;
-    http::SseParser sse;
-    http::StreamHandler handler;
-    handler.on_head = [&](const http::ResponseHead& head) -> http::Awaitable<bool> {
-      status = head.result_int();
-      http::ResponseHead out;
-      out.result(head.result());
-      out.version(ctx.version);
-      for (const auto& f : head) {
-        if (is_hop_by_hop(f.name()) || f.name() == Field::content_length) continue;
-        out.insert(f.name_string(), f.value());
-      }
-      if (auto ct = head.find(Field::content_type); ct != head.end()) {
-        is_sse = contains_ci(ct->value(), "text/event-stream");
-      }
-      finish_head(out, *ctx.endpoint, ctx.request_id, ctx.exchange, scheduler);
-      const bool ok = co_await res.begin_stream(std::move(out));
-      client_gone = !ok;
-      co_return ok;
-    };
-    handler.on_body = [&](std::string_view bytes) -> http::Awaitable<bool> {
-      if (ctx.exchange != nullptr) {
-        if (first && ctx.series != nullptr) ctx.series->ttft->observe(to_seconds(clock.now() - ctx.start));
-        scheduler.response_streaming(ctx.exchange->request, ctx.exchange->result,
-                                     sched::ResponseChunk{first, bytes.size()});
-        if (is_sse) {
-          sse.feed(bytes, [&](const http::SseEvent& ev) { read_usage(ev.data, completion); });
-        }
-      }
-      first = false;
-      const bool ok = co_await res.write(bytes);
-      client_gone = !ok;
-      co_return ok;
-    };
-    outcome = co_await w.client.stream(up, req, std::move(handler));
+    outcome = co_await relay_stream(w, req, res, s, status, client_gone, completion);
   }
 
   if (!outcome && outcome.error().code == ErrorCode::kConnectFailed && !res.started()) {
-    connect_error = outcome.error();
+    s.connect_error = outcome.error();
     log::debug("upstream connect failed", log::kv("endpoint", ctx.endpoint->id),
-               log::kv("error", connect_error.message));
+               log::kv("error", s.connect_error.message));
     co_return Forwarded::kConnectFailed;
   }
 
@@ -533,11 +643,12 @@ http::Awaitable<Gateway::Forwarded> Gateway::forward(Worker& w, http::Request& r
       // that throws has its connection closed without the final chunk).
       throw std::runtime_error("upstream failed mid-response: " + outcome.error().message);
     }
-    if (ctx.series != nullptr) metrics.count_error(*ctx.series, RequestError::kModelServerError);
-    const bool timeout = outcome.error().code == ErrorCode::kTimeout;
-    co_await send_error(res, timeout ? Status::gateway_timeout : Status::bad_gateway,
-                        "upstream " + ctx.endpoint->host_port + ": " + outcome.error().message, {}, {},
-                        ctx.request_id, ctx.version, ctx.keep_alive);
+    if (ctx.series != nullptr) metrics_.count_error(*ctx.series, RequestError::kModelServerError);
+    s.error_status =
+        outcome.error().code == ErrorCode::kTimeout ? Status::gateway_timeout : Status::bad_gateway;
+    s.error_message = "upstream " + ctx.endpoint->host_port + ": " + outcome.error().message;
+    co_await send_error(res, s.error_status, s.error_message, {}, {}, ctx.request_id, ctx.version,
+                        ctx.keep_alive);
     co_return Forwarded::kDone;
   }
   if (ctx.stream && res.started()) {

@@ -75,16 +75,31 @@ class Gateway {
   struct Worker;
   struct Exchange;
   struct ForwardContext;
+  struct RequestState;
+  struct StatePool;
+  class StateLease;
   enum class Forwarded { kDone, kConnectFailed };
 
  private:
   Worker& worker();
-  // Sends `req` to ctx.endpoint and relays the answer. Every outcome but a connect failure (which the
-  // caller may retry elsewhere, its error in `connect_error`) is fully handled: relayed, turned into
-  // 502/504, or recorded as a client disconnect.
-  http::Awaitable<Forwarded> forward(Worker& w, http::Request& req, http::Responder& res, ForwardContext& ctx,
-                                     Error& connect_error);
+  void take_request_id(Worker& w, http::Request& req, std::string& id);
+  // Sends `req` to s.ctx.endpoint and relays the answer. Every outcome but a connect failure (which
+  // the caller may retry elsewhere, its error in s.connect_error) is fully handled: relayed, turned
+  // into 502/504, or recorded as a client disconnect.
+  http::Awaitable<Forwarded> forward(Worker& w, http::Request& req, http::Responder& res, RequestState& s);
+  // The streamed half of forward(): relays the upstream's answer chunk by chunk.
+  http::Awaitable<Result<void>> relay_stream(Worker& w, http::Request& req, http::Responder& res,
+                                             RequestState& s, int& status, bool& client_gone,
+                                             sched::ResponseCompletion& completion);
   http::Awaitable<void> handle_inference(http::Request& req, http::Responder& res, sched::RequestKind kind);
+  // The parts of an inference request after its synchronous checks.
+  http::Awaitable<void> run_inference(Worker& w, http::Request& req, http::Responder& res, StateLease lease);
+  http::Awaitable<void> reply_error(http::Responder& res, StateLease lease);
+  // Schedules attempt `attempt` and sets its PreRequest headers on `req`; false (with s.error_* set)
+  // when the request is to be answered with an error instead.
+  bool schedule_attempt(Worker& w, http::Request& req, RequestState& s, int attempt);
+  // After a failed connect: true to try another endpoint, false (with s.error_* set) to give up.
+  bool after_connect_failure(Worker& w, RequestState& s, int attempt);
   http::Awaitable<void> handle_models(http::Request& req, http::Responder& res);
   http::Awaitable<void> handle_passthrough(http::Request& req, http::Responder& res);
 
@@ -97,7 +112,7 @@ class Gateway {
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 
-// A version-4 UUID from `rng` (request ids).
-std::string make_request_id(Rng& rng);
+// A version-4 UUID from `rng` (request ids), written into `out`.
+void make_request_id(Rng& rng, std::string& out);
 
 }  // namespace llmd::router

@@ -147,6 +147,21 @@ TEST_F(GatewayTest, ForwardsOriginalBytesAndSetsHeaders) {
       http_call(r.port(), "POST", "/v1/completions", completion("x"), {{"x-request-id", "req-42"}});
   ASSERT_EQ(given.status, 200);
   EXPECT_EQ(given.header("x-request-id"), "req-42");
+  // Per-request state is recycled: nothing of one request (its id here) carries over to the next.
+  std::set<std::string> ids;
+  for (int i = 0; i < 8; ++i) {
+    const std::vector<std::pair<std::string, std::string>> h = {{"x-request-id", "req-" + std::to_string(i)}};
+    HttpReply rep =
+        http_call(r.port(), "POST", "/v1/completions", completion("y"), i % 2 == 0 ? h : decltype(h){});
+    ASSERT_EQ(rep.status, 200) << rep.body;
+    const std::string got = rep.header("x-request-id");
+    if (i % 2 == 0) {
+      EXPECT_EQ(got, "req-" + std::to_string(i));
+    } else {
+      EXPECT_TRUE(ids.insert(got).second) << got;
+      EXPECT_EQ(got.size(), 36u) << got;
+    }
+  }
 }
 
 // Header names reach the scheduler with the case the client sent; plugins look them up ignoring it.

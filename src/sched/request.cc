@@ -28,4 +28,20 @@ void set_header(HeaderList& headers, std::string_view name, std::string value) {
   headers.emplace_back(std::move(lower), std::move(value));
 }
 
+void LLMRequest::clear() {
+  request_id.clear();
+  model.clear();
+  target_model.clear();
+  kind = RequestKind::kCompletions;
+  prompt.clear();
+  messages.clear();
+  tools_json.clear();
+  body_json.clear();
+  headers.clear();
+  priority = 0;
+  estimated_tokens = 0;
+  max_tokens = -1;
+  cache_salt.clear();
+}
+
 }  // namespace llmd::sched

@@ -49,6 +49,8 @@ struct LLMRequest {
 
   const std::string& effective_model() const { return target_model.empty() ? model : target_model; }
   std::string_view header(std::string_view name) const { return find_header(headers, name); }
+  // Back to a default request, keeping the capacity of its strings and vectors (for reuse).
+  void clear();
 };
 
 }  // namespace llmd::sched

@@ -63,6 +63,13 @@ Router client_test_router(Observed& seen) {
   r.add(Verb::get, "/hello", [](Request& req, Responder& res) -> Awaitable<void> {
     co_await res.send(json_response(Status::ok, R"({"status":"ok"})", req.version(), req.keep_alive()));
   });
+  // The request as the server saw it: method, target, each header as "name: value", then the body.
+  r.add_prefix("/echo", [](Request& req, Responder& res) -> Awaitable<void> {
+    std::string out = std::string(req.method_string()) + " " + std::string(req.target()) + "\n";
+    for (const auto& f : req) out += std::string(f.name_string()) + ": " + std::string(f.value()) + "\n";
+    out += "\n" + req.body();
+    co_await res.send(json_response(Status::ok, out, req.version(), req.keep_alive()));
+  });
   r.add(Verb::get, "/big", [](Request& req, Responder& res) -> Awaitable<void> {
     co_await res.send(json_response(Status::ok, std::string(1000, 'b'), req.version(), req.keep_alive()));
   });
@@ -457,11 +464,81 @@ TEST(HttpClient, HostNamesAreResolved) {
   Fixture f;
   boost::asio::io_context ioc;
   Client client(ioc.get_executor());
-  auto req = get("/hello");
+  auto req = get("/echo");
   auto r = run_client(ioc, client.request(Upstream{"localhost", f.server.port()}, req));
   // localhost may resolve to ::1 first; the client tries every address.
   ASSERT_TRUE(r.has_value()) << r.error().message;
-  EXPECT_EQ(req[Field::host], "localhost:" + std::to_string(f.server.port()));
+  EXPECT_NE(r->body().find("Host: localhost:" + std::to_string(f.server.port()) + "\n"), std::string::npos)
+      << r->body();
+  EXPECT_EQ(req.find(Field::host), req.end()) << "the caller's request is not changed";
+}
+
+TEST(HttpClient, RequestGoesOutWithItsOwnFramingAndNoHopByHopHeaders) {
+  Fixture f;
+  boost::asio::io_context ioc;
+  Client client(ioc.get_executor());
+  Request req{Verb::post, "/echo/x?a=1", 11};
+  req.set(Field::host, "api.example");
+  req.set(Field::connection, "close");
+  req.set(Field::keep_alive, "timeout=5");
+  req.set(Field::te, "trailers");
+  req.set(Field::content_length, "999");
+  req.set("X-Custom", "kept");
+  req.body() = R"({"prompt":"hi"})";
+  const Request before = req;
+  for (int i = 0; i < 2; ++i) {
+    auto r = run_client(ioc, client.request(f.upstream(), req));
+    ASSERT_TRUE(r.has_value()) << r.error().message;
+    EXPECT_EQ(
+        r->body(),
+        "POST /echo/x?a=1\nHost: api.example\nX-Custom: kept\nContent-Length: 15\n\n{\"prompt\":\"hi\"}");
+  }
+  // Connection: close was not sent, so the second request reused the connection.
+  EXPECT_EQ(client.stats().connects, 1u);
+  EXPECT_EQ(client.stats().reused, 1u);
+  EXPECT_EQ(req.base().method(), before.base().method());
+  EXPECT_EQ(std::distance(req.begin(), req.end()), std::distance(before.begin(), before.end()));
+  EXPECT_EQ(req[Field::content_length], "999");
+}
+
+TEST(HttpClient, RelayKeepsTheHeadInWireFormWithoutHopByHopHeaders) {
+  ScriptedPeer peer({[](int fd) {
+    ScriptedPeer::read_head(fd);
+    ScriptedPeer::send_all(
+        fd,
+        "HTTP/1.1 100 Continue\r\n\r\n"
+        "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nConnection: keep-alive\r\n"
+        "Keep-Alive: timeout=5\r\nX-Upstream: yes\r\nTransfer-Encoding: chunked\r\n"
+        "Date: Sat, 21 Nov 2026 00:00:00 GMT\r\n\r\n4\r\nabcd\r\n3\r\nefg\r\n0\r\n\r\n");
+    ScriptedPeer::read_head(fd);
+    ScriptedPeer::send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 42\r\nServer: up\r\n\r\n");
+    ::close(fd);
+  }});
+  boost::asio::io_context ioc;
+  Client client(ioc.get_executor());
+  const Upstream up{"127.0.0.1", peer.port()};
+  RelayResponse out;
+  auto req = get("/x");
+  auto r = run_client(ioc, client.relay(up, req, out));
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(out.head.status, 201u);
+  EXPECT_EQ(out.head.lines(),
+            "Content-Type: application/json\r\nX-Upstream: yes\r\nDate: Sat, 21 Nov 2026 00:00:00 GMT\r\n");
+  EXPECT_TRUE(out.head.has_date());
+  EXPECT_FALSE(out.head.has_server());
+  EXPECT_FALSE(out.head.has_content_length());
+  EXPECT_EQ(out.body, "abcdefg");
+
+  // An answer to HEAD keeps its Content-Length: it is the length of the GET body.
+  Request head_req{Verb::head, "/x", 11};
+  r = run_client(ioc, client.relay(up, head_req, out));
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(out.head.status, 200u);
+  EXPECT_EQ(out.head.lines(), "Content-Length: 42\r\nServer: up\r\n");
+  EXPECT_TRUE(out.head.has_content_length());
+  EXPECT_TRUE(out.head.has_server());
+  EXPECT_EQ(out.body, "");
+  EXPECT_EQ(client.stats().reused, 1u);
 }
 
 }  // namespace

@@ -155,6 +155,14 @@ Router test_router() {
     }
     co_await res.finish();
   });
+  // A relayed head: the handler's lines as given, the server's framing around them.
+  r.add(Verb::get, "/relayed", [](Request&, Responder& res) -> Awaitable<void> {
+    WireHead head;
+    head.status = 202;
+    head.add("X-From", "upstream");
+    head.add("Date", "Sat, 21 Nov 2026 00:00:00 GMT");
+    co_await res.send_relayed(head, "relayed-body");
+  });
   r.add(Verb::get, "/silent", [](Request&, Responder&) -> Awaitable<void> { co_return; });
   r.add(Verb::get, "/throws", [](Request&, Responder&) -> Awaitable<void> {
     throw std::runtime_error("handler bug");
@@ -325,6 +333,20 @@ TEST(HttpServer, HeadHasLengthButNoBody) {
   EXPECT_NE(r.substr(0, first_end).find("Content-Length: 15"), std::string::npos) << r;
   EXPECT_EQ(r.compare(first_end + 4, 12, "HTTP/1.1 200"), 0) << r;
   EXPECT_EQ(r.substr(r.size() - 15), R"({"status":"ok"})");
+}
+
+TEST(HttpServer, RelayedHeadGetsTheServersFraming) {
+  TestServer ts;
+  RawSocket s(ts.server.port());
+  ASSERT_TRUE(
+      s.send("GET /relayed HTTP/1.1\r\nHost: x\r\n\r\nHEAD /relayed HTTP/1.1\r\nHost: x\r\n\r\n"
+             "GET /relayed HTTP/1.0\r\n\r\n"));
+  const std::string r = s.read_to_close();
+  const std::string head = "X-From: upstream\r\nDate: Sat, 21 Nov 2026 00:00:00 GMT\r\nServer: llmd\r\n";
+  // Keep-alive (1.1, the default), the same head without the body for HEAD, then HTTP/1.0, which closes.
+  EXPECT_EQ(r, "HTTP/1.1 202 Accepted\r\n" + head + "Content-Length: 12\r\n\r\nrelayed-body" +
+                   "HTTP/1.1 202 Accepted\r\n" + head + "Content-Length: 12\r\n\r\n" +
+                   "HTTP/1.0 202 Accepted\r\n" + head + "Content-Length: 12\r\n\r\nrelayed-body");
 }
 
 TEST(HttpServer, Http10GetsAnHttp10Answer) {
