@@ -271,8 +271,9 @@ struct Client::Impl {
   template <Mode kMode>
   Awaitable<Attempt> attempt(const Upstream& up, const ConnPtr& c, bool reused, const Request& req,
                              Sink sink);
+  // `up` by value: relay() hands this coroutine straight to its caller, after its own argument is gone.
   template <Mode kMode>
-  Awaitable<Result<void>> perform(const Upstream& up, const Request& req, Sink sink);
+  Awaitable<Result<void>> perform(Upstream up, const Request& req, Sink sink);
 
   asio::any_io_executor executor;
   ClientOptions options;
@@ -551,7 +552,7 @@ Awaitable<Attempt> Client::Impl::attempt(const Upstream& up, const ConnPtr& c, b
 }
 
 template <Mode kMode>
-Awaitable<Result<void>> Client::Impl::perform(const Upstream& up, const Request& req, Sink sink) {
+Awaitable<Result<void>> Client::Impl::perform(Upstream up, const Request& req, Sink sink) {
   bool fresh_only = false;
   for (;;) {
     ConnPtr c = fresh_only ? nullptr : take_pooled(up);
@@ -575,19 +576,19 @@ Client::~Client() { close_idle(); }
 
 Awaitable<Result<Response>> Client::request(Upstream upstream, const Request& req) {
   Response res;
-  auto r = co_await impl_->perform<Mode::kWhole>(upstream, req, Sink{.whole = &res});
+  auto r = co_await impl_->perform<Mode::kWhole>(std::move(upstream), req, Sink{.whole = &res});
   if (!r) co_return r.error();
   co_return res;
 }
 
 Awaitable<Result<void>> Client::stream(Upstream upstream, const Request& req, StreamHandler handler) {
-  auto r = co_await impl_->perform<Mode::kStream>(upstream, req, Sink{.handler = &handler});
+  auto r = co_await impl_->perform<Mode::kStream>(std::move(upstream), req, Sink{.handler = &handler});
   co_return r;
 }
 
+// Not a coroutine: one frame fewer per request on the proxy's path.
 Awaitable<Result<void>> Client::relay(Upstream upstream, const Request& req, RelayResponse& out) {
-  auto r = co_await impl_->perform<Mode::kRelay>(upstream, req, Sink{.relay = &out});
-  co_return r;
+  return impl_->perform<Mode::kRelay>(std::move(upstream), req, Sink{.relay = &out});
 }
 
 void Client::close_idle() {

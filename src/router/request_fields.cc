@@ -1,5 +1,8 @@
 #include "router/request_fields.h"
 
+#include <cstddef>
+
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
@@ -129,14 +132,18 @@ int64_t estimate_tokens(const sched::LLMRequest& r) {
 
 Result<void> parse_request_fields(std::string_view body, json::Parser& parser, sched::LLMRequest& out,
                                   RequestFields& fields) {
-  auto value = parser.parse(body);
+  // The body's DOM lives only in this call: an arena that starts on the stack makes it no heap
+  // allocation at all for a typical request, and one free for a large one.
+  alignas(std::max_align_t) unsigned char arena_buffer[4096];
+  boost::json::monotonic_resource arena(arena_buffer, sizeof(arena_buffer));
+  auto value = parser.parse(body, boost::json::storage_ptr(&arena));
   if (!value) {
     fields.error_param.clear();
     return value.error();
   }
   json::Extractor ex;
   json::ObjectReader root = ex.root(*value);
-  out.model = std::string(root.required_string("model"));
+  out.model.assign(root.required_string("model"));
   if (ex.ok() && out.model.empty()) root.fail("model", "must not be empty");
   if (out.kind == sched::RequestKind::kChatCompletions) {
     read_messages(root, out);
@@ -155,7 +162,7 @@ Result<void> parse_request_fields(std::string_view body, json::Parser& parser, s
     out.max_tokens = root.optional_int("max_tokens").value_or(-1);
   }
   fields.stream = root.optional_bool("stream").value_or(false);
-  if (auto salt = root.optional_string("cache_salt")) out.cache_salt = std::string(*salt);
+  if (auto salt = root.optional_string("cache_salt")) out.cache_salt.assign(*salt);
   if (!ex.ok()) {
     fields.error_param = ex.error_path();
     return ex.error();

@@ -85,7 +85,8 @@ class Scheduler {
  private:
   Result<SchedulingResult> run(const LLMRequest& request, Rng& rng, std::span<const std::string> subset,
                                bool use_subset) const;
-  ProfileRun run_profile(const ProfilePlan& profile, const SchedulingContext& ctx) const;
+  // `lap`: where the next plugin timing starts (see PluginTimer).
+  ProfileRun run_profile(const ProfilePlan& profile, const SchedulingContext& ctx, Nanos& lap) const;
   const ProfilePlan* find_profile(std::string_view name) const;
 
   SchedulerPlan plan_;
