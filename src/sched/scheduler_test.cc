@@ -211,6 +211,50 @@ TEST(SchedulerTest, ObserverSeesEveryExtensionPoint) {
   }
 }
 
+// A scorer that takes a known time on the manual clock.
+class SlowScorer final : public Plugin, public Scorer {
+ public:
+  SlowScorer(std::string name, ManualClock& clock, Nanos takes)
+      : Plugin({"slow", std::move(name)}), clock_(clock), takes_(takes) {}
+  ScorerCategory category() const override { return ScorerCategory::kBalance; }
+  void score(const SchedulingContext&, std::span<const Candidate>, std::span<double>) const override {
+    clock_.advance(takes_);
+  }
+
+ private:
+  ManualClock& clock_;
+  Nanos takes_;
+};
+
+class DurationObserver final : public SchedulerObserver {
+ public:
+  void on_plugin_duration(std::string_view point, const TypedName& p, Nanos d) override {
+    took[std::string(point) + "/" + p.name] += d;
+  }
+  void on_schedule(Nanos d, bool) override { decision += d; }
+  std::map<std::string, Nanos> took;
+  Nanos decision{0};
+};
+
+// Consecutive plugins share clock reads (lap timing); each is still charged its own time only.
+TEST(SchedulerTest, EachPluginIsChargedItsOwnTime) {
+  Fixture f(3);
+  ProfilePlan& p = f.profile("default");
+  f.add_scorer(p, std::make_shared<SlowScorer>("a", f.clock, Nanos{7'000}), 1.0);
+  f.add_scorer(p, std::make_shared<SlowScorer>("b", f.clock, Nanos{300}), 1.0);
+  f.add_scorer(p, std::make_shared<SlowScorer>("c", f.clock, Nanos{0}), 1.0);
+  DurationObserver obs;
+  Scheduler s(std::move(f.plan), f.store, f.clock, &obs);
+  Rng rng(1);
+  ASSERT_TRUE(s.schedule(LLMRequest{}, rng));
+  EXPECT_EQ(obs.took.at("Scorer/a"), Nanos{7'000});
+  EXPECT_EQ(obs.took.at("Scorer/b"), Nanos{300});
+  EXPECT_EQ(obs.took.at("Scorer/c"), Nanos{0});
+  EXPECT_EQ(obs.took.at("Picker/max-score-picker"), Nanos{0});
+  EXPECT_EQ(obs.took.at("ProfileHandler/h"), Nanos{0});
+  EXPECT_EQ(obs.decision, Nanos{7'300});
+}
+
 LLMRequest chat(std::string system, std::string question) {
   LLMRequest r;
   r.model = "qwen";
