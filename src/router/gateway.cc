@@ -321,6 +321,7 @@ GatewayStats Gateway::stats() const {
     s.connect_retries += w->connect_retries.load(std::memory_order_relaxed);
     s.upstream_failures += w->upstream_failures.load(std::memory_order_relaxed);
     s.client_disconnects += w->client_disconnects.load(std::memory_order_relaxed);
+    s.request_states += w->states->fresh.load(std::memory_order_relaxed);
   }
   return s;
 }

@@ -51,6 +51,8 @@ struct GatewayStats {
   uint64_t connect_retries = 0;
   uint64_t upstream_failures = 0;
   uint64_t client_disconnects = 0;
+  // Per-request states allocated because the worker had none spare (it keeps up to 256 for reuse).
+  uint64_t request_states = 0;
 };
 
 class Gateway {

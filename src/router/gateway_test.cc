@@ -162,6 +162,9 @@ TEST_F(GatewayTest, ForwardsOriginalBytesAndSetsHeaders) {
       EXPECT_EQ(got.size(), 36u) << got;
     }
   }
+  // One request at a time: each of the two workers allocated at most one state and reused it.
+  EXPECT_LE(r.gateway().stats().request_states, 2u);
+  EXPECT_GE(r.gateway().stats().request_states, 1u);
 }
 
 // Header names reach the scheduler with the case the client sent; plugins look them up ignoring it.
