@@ -128,23 +128,6 @@ struct Attempt {
   bool retry = false;
 };
 
-bool is_hop_by_hop(Field f) {
-  switch (f) {
-    case Field::connection:
-    case Field::keep_alive:
-    case Field::proxy_connection:
-    case Field::transfer_encoding:
-    case Field::te:
-    case Field::trailer:
-    case Field::upgrade:
-    case Field::proxy_authenticate:
-    case Field::proxy_authorization:
-      return true;
-    default:
-      return false;
-  }
-}
-
 void append_uint(std::string& out, uint64_t v) {
   char digits[20];
   size_t n = 0;

@@ -77,6 +77,23 @@ void scan_lines(std::string_view lines, F&& f) {
 
 }  // namespace
 
+bool is_hop_by_hop(Field f) {
+  switch (f) {
+    case Field::connection:
+    case Field::keep_alive:
+    case Field::proxy_connection:
+    case Field::transfer_encoding:
+    case Field::te:
+    case Field::trailer:
+    case Field::upgrade:
+    case Field::proxy_authenticate:
+    case Field::proxy_authorization:
+      return true;
+    default:
+      return false;
+  }
+}
+
 void WireHead::clear() {
   status = 0;
   lines_.clear();

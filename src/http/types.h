@@ -27,6 +27,9 @@ using Field = bhttp::field;
 template <class T>
 using Awaitable = asio::awaitable<T>;
 
+// Hop-by-hop headers (RFC 9110 §7.6.1 and the usual legacy ones): a proxy does not forward them.
+bool is_hop_by_hop(Field f);
+
 // A response head in wire form, as a proxy relays it: the status and the header lines, each
 // "Name: value\r\n". Transfer-Encoding and Connection are never among them (the server frames the
 // response itself); Content-Length is, only in an answer to HEAD (the length of the GET body it

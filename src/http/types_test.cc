@@ -133,5 +133,16 @@ TEST(WireHead, SetReplacesEveryLineOfThatName) {
   EXPECT_EQ(h.find("x-new"), "n");
 }
 
+TEST(HopByHop, ConnectionLevelHeadersOnly) {
+  for (Field f :
+       {Field::connection, Field::keep_alive, Field::proxy_connection, Field::transfer_encoding, Field::te,
+        Field::trailer, Field::upgrade, Field::proxy_authenticate, Field::proxy_authorization}) {
+    EXPECT_TRUE(is_hop_by_hop(f)) << bhttp::to_string(f);
+  }
+  for (Field f : {Field::host, Field::content_length, Field::content_type, Field::date, Field::unknown}) {
+    EXPECT_FALSE(is_hop_by_hop(f)) << bhttp::to_string(f);
+  }
+}
+
 }  // namespace
 }  // namespace llmd::http

@@ -21,23 +21,6 @@ namespace {
 using http::Field;
 using http::Status;
 
-bool is_hop_by_hop(Field f) {
-  switch (f) {
-    case Field::connection:
-    case Field::keep_alive:
-    case Field::proxy_connection:
-    case Field::transfer_encoding:
-    case Field::te:
-    case Field::trailer:
-    case Field::upgrade:
-    case Field::proxy_authenticate:
-    case Field::proxy_authorization:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // Whether a client's header must not travel upstream: hop-by-hop headers, Host and Content-Length
 // (the client library sets the upstream's), Expect (the body has been received in full) and the
 // headers only the gateway may set.
@@ -53,7 +36,7 @@ bool must_strip(const http::Request::value_type& f) {
       }
       return false;
     default:
-      return is_hop_by_hop(f.name());
+      return http::is_hop_by_hop(f.name());
   }
 }
 
@@ -553,7 +536,7 @@ http::Awaitable<Result<void>> Gateway::relay_stream(Worker& w, http::Request& re
     out.result(head.result());
     out.version(ctx.version);
     for (const auto& f : head) {
-      if (is_hop_by_hop(f.name()) || f.name() == Field::content_length) continue;
+      if (http::is_hop_by_hop(f.name()) || f.name() == Field::content_length) continue;
       out.insert(f.name_string(), f.value());
     }
     if (auto ct = head.find(Field::content_type); ct != head.end()) {
