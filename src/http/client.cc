@@ -127,16 +127,6 @@ struct Attempt {
   bool retry = false;
 };
 
-void append_uint(std::string& out, uint64_t v) {
-  char digits[20];
-  size_t n = 0;
-  do {
-    digits[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v != 0);
-  while (n > 0) out.push_back(digits[--n]);
-}
-
 // The request head in wire form. Hand-written rather than Beast's serializer: that one walks the
 // fields through several layers of buffer-sequence adaptors on every write, and the framing headers
 // it would need set first (Content-Length, keep-alive) mean changing the caller's request. The body

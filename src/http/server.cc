@@ -122,16 +122,6 @@ bool has_close_token(const ResponseHead& head) {
   return false;
 }
 
-void append_uint(std::string& out, uint64_t v) {
-  char buf[24];
-  char* p = buf + sizeof(buf);
-  do {
-    *--p = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v != 0);
-  out.append(p, static_cast<size_t>(buf + sizeof(buf) - p));
-}
-
 void append_hex(std::string& out, size_t v) {
   char buf[24];
   char* p = buf + sizeof(buf);
@@ -308,10 +298,6 @@ class Connection final : public Responder, public std::enable_shared_from_this<C
   asio::awaitable<ReadOutcome> read_request(Status& error_status, std::string& error_message);
   asio::awaitable<void> reply_error(Status status, std::string_view message);
   asio::awaitable<void> linger();
-  // write_sync() tries one non-blocking send; write_rest() awaits what it left; write_now() is both.
-  enum class SyncWrite { kAll, kFailed, kPartly };
-  SyncWrite write_sync(std::string_view head, std::string_view body, size_t& done);
-  asio::awaitable<bool> write_rest(std::string_view head, std::string_view body, size_t done);
   asio::awaitable<bool> write_now(std::string_view head, std::string_view body);
   asio::awaitable<bool> wait_flushed();
   asio::awaitable<bool> wait_writable();
@@ -701,21 +687,17 @@ void Connection::serialize_head(const ResponseHead& head, std::optional<size_t> 
   append_framing(has_server, has_date, content_length, chunked);
 }
 
-Connection::SyncWrite Connection::write_sync(std::string_view head, std::string_view body, size_t& done) {
+asio::awaitable<bool> Connection::write_now(std::string_view head, std::string_view body) {
   // Most responses fit the socket buffer: one non-blocking send, no completion to wait for.
   beast::error_code ec;
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(body)};
   const size_t sent = sock_.write_some(buffers, ec);
-  if (!ec && sent == head.size() + body.size()) return SyncWrite::kAll;
+  if (!ec && sent == head.size() + body.size()) co_return true;
   if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
     on_write_error(ec);
-    return SyncWrite::kFailed;
+    co_return false;
   }
-  done = ec ? 0 : sent;
-  return SyncWrite::kPartly;
-}
-
-asio::awaitable<bool> Connection::write_rest(std::string_view head, std::string_view body, size_t done) {
+  const size_t done = ec ? 0 : sent;
   std::array<asio::const_buffer, 2> remaining{asio::buffer(head) + done, asio::buffer(body)};
   if (done >= head.size()) remaining = {asio::const_buffer{}, asio::buffer(body) + (done - head.size())};
   write_deadline_ = SteadyClock::now() + options_.write_timeout;
@@ -726,14 +708,6 @@ asio::awaitable<bool> Connection::write_rest(std::string_view head, std::string_
     co_return false;
   }
   co_return true;
-}
-
-asio::awaitable<bool> Connection::write_now(std::string_view head, std::string_view body) {
-  size_t done = 0;
-  const SyncWrite w = write_sync(head, body, done);
-  if (w != SyncWrite::kPartly) co_return w == SyncWrite::kAll;
-  const bool ok = co_await write_rest(head, body, done);
-  co_return ok;
 }
 
 void Connection::on_write_error(const beast::error_code& ec) {
@@ -779,11 +753,7 @@ Awaitable<bool> Connection::send_relayed(const WireHead& head, std::string_view 
   std::optional<size_t> length;
   if (!bodiless && !head.has_content_length()) length = body.size();
   append_framing(head.has_server(), head.has_date(), length, false);
-  const std::string_view sent_body = head_only_ || bodiless ? std::string_view{} : body;
-  size_t done = 0;
-  const SyncWrite w = write_sync(out_, sent_body, done);
-  if (w != SyncWrite::kPartly) co_return w == SyncWrite::kAll;
-  const bool sent = co_await write_rest(out_, sent_body, done);
+  const bool sent = co_await write_now(out_, head_only_ || bodiless ? std::string_view{} : body);
   co_return sent;
 }
 

@@ -77,6 +77,16 @@ void scan_lines(std::string_view lines, F&& f) {
 
 }  // namespace
 
+void append_uint(std::string& out, uint64_t v) {
+  char buf[24];
+  char* p = buf + sizeof(buf);
+  do {
+    *--p = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  out.append(p, static_cast<size_t>(buf + sizeof(buf) - p));
+}
+
 bool is_hop_by_hop(Field f) {
   switch (f) {
     case Field::connection:

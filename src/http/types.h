@@ -2,6 +2,7 @@
 // Common HTTP types for the llmd runtime (Boost.Beast). Request bodies are kept as the bytes
 // received (`std::string` body) and moved, never copied, on their way through.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,9 @@ using Field = bhttp::field;
 
 template <class T>
 using Awaitable = asio::awaitable<T>;
+
+// Appends `v` in decimal (status codes, Content-Length, ports in a head being written).
+void append_uint(std::string& out, uint64_t v);
 
 // Hop-by-hop headers (RFC 9110 §7.6.1 and the usual legacy ones): a proxy does not forward them.
 bool is_hop_by_hop(Field f);

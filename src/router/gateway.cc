@@ -150,8 +150,7 @@ struct Gateway::Exchange {
 
 struct Gateway::ForwardContext {
   const sched::Endpoint* endpoint = nullptr;
-  Gateway::Exchange* exchange = nullptr;  // null: not scheduled (passthrough)
-  RequestSeries* series = nullptr;        // null: not an inference request
+  RequestSeries* series = nullptr;  // null: not an inference request
   bool stream = true;
   Nanos start{0};
   unsigned version = 11;
@@ -247,7 +246,7 @@ struct Gateway::Worker {
 
 // Strips what must not travel upstream (one pass over the fields) and takes the client's x-request-id
 // into `id`, or makes one and sets it on the request.
-void Gateway::take_request_id(Worker& w, http::Request& req, std::string& id) {
+void Gateway::strip_and_take_request_id(Worker& w, http::Request& req, std::string& id) {
   bool found = false;
   for (auto it = req.begin(); it != req.end();) {
     if (must_strip(*it)) {
@@ -334,7 +333,7 @@ http::Awaitable<void> Gateway::handle_inference(http::Request& req, http::Respon
   ctx.start = clock_.now();
   ctx.version = req.version();
   ctx.keep_alive = req.keep_alive();
-  take_request_id(w, req, ctx.request_id);
+  strip_and_take_request_id(w, req, ctx.request_id);
 
   lr.kind = kind;
   lr.request_id = ctx.request_id;
@@ -400,7 +399,6 @@ bool Gateway::schedule_attempt(Worker& w, http::Request& req, RequestState& s, i
     return false;
   }
   Exchange& ex = s.exchange.emplace(scheduler_, s.lr, std::move(*sr));
-  ctx.exchange = &ex;
   ctx.endpoint = ex.result.primary_endpoint();
   if (ctx.endpoint == nullptr) {
     metrics_.count_error(*ctx.series, RequestError::kInternal);
@@ -423,7 +421,6 @@ bool Gateway::schedule_attempt(Worker& w, http::Request& req, RequestState& s, i
 bool Gateway::after_connect_failure(Worker& w, RequestState& s, int attempt) {
   // The failed attempt's completion hooks run before the next decision.
   s.exchange.reset();
-  s.ctx.exchange = nullptr;
   if (attempt + 1 >= options_.max_attempts) {
     w.upstream_failures.fetch_add(1, std::memory_order_relaxed);
     metrics_.count_error(*s.ctx.series, RequestError::kModelServerError);
@@ -479,7 +476,7 @@ http::Awaitable<void> Gateway::handle_passthrough(http::Request& req, http::Resp
   ctx.version = req.version();
   ctx.keep_alive = req.keep_alive();
   ctx.stream = true;
-  take_request_id(w, req, ctx.request_id);
+  strip_and_take_request_id(w, req, ctx.request_id);
   auto snap = store_.snapshot();
   std::vector<const sched::Endpoint*> candidates;
   candidates.reserve(snap->endpoints.size());
@@ -526,6 +523,7 @@ http::Awaitable<Result<void>> Gateway::relay_stream(Worker& w, http::Request& re
   const sched::Scheduler& scheduler = scheduler_;
   const Clock& clock = clock_;
   ForwardContext& ctx = s.ctx;
+  Exchange* const exchange = s.exchange ? &*s.exchange : nullptr;
   bool first = true;
   bool is_sse = false;
   http::SseParser sse;
@@ -542,15 +540,15 @@ http::Awaitable<Result<void>> Gateway::relay_stream(Worker& w, http::Request& re
     if (auto ct = head.find(Field::content_type); ct != head.end()) {
       is_sse = contains_ci(ct->value(), "text/event-stream");
     }
-    finish_head(out, *ctx.endpoint, ctx.request_id, ctx.exchange, scheduler);
+    finish_head(out, *ctx.endpoint, ctx.request_id, exchange, scheduler);
     const bool ok = co_await res.begin_stream(std::move(out));
     client_gone = !ok;
     co_return ok;
   };
   handler.on_body = [&](std::string_view bytes) -> http::Awaitable<bool> {
-    if (ctx.exchange != nullptr) {
+    if (exchange != nullptr) {
       if (first && ctx.series != nullptr) ctx.series->ttft->observe(to_seconds(clock.now() - ctx.start));
-      scheduler.response_streaming(ctx.exchange->request, ctx.exchange->result,
+      scheduler.response_streaming(exchange->request, exchange->result,
                                    sched::ResponseChunk{first, bytes.size()});
       if (is_sse) {
         sse.feed(bytes, [&](const http::SseEvent& ev) { read_usage(ev.data, completion); });
@@ -570,7 +568,10 @@ http::Awaitable<Result<void>> Gateway::relay_stream(Worker& w, http::Request& re
 http::Awaitable<Gateway::Forwarded> Gateway::forward(Worker& w, http::Request& req, http::Responder& res,
                                                      RequestState& s) {
   ForwardContext& ctx = s.ctx;
-  sched::ResponseCompletion completion{sched::TerminationCause::kError, -1, -1};
+  Exchange* const exchange = s.exchange ? &*s.exchange : nullptr;
+  // What the response hooks get: written straight into the exchange (a passthrough has none).
+  sched::ResponseCompletion unscheduled{sched::TerminationCause::kError, -1, -1};
+  sched::ResponseCompletion& completion = exchange != nullptr ? exchange->completion : unscheduled;
   bool client_gone = false;
   int status = 0;
   bool accounted = false;  // duration and upstream status recorded
@@ -590,7 +591,7 @@ http::Awaitable<Gateway::Forwarded> Gateway::forward(Worker& w, http::Request& r
     outcome = co_await w.client.relay(up, req, out);
     if (outcome) {
       status = static_cast<int>(out.head.status);
-      finish_head(out.head, *ctx.endpoint, ctx.request_id, ctx.exchange, scheduler_);
+      finish_head(out.head, *ctx.endpoint, ctx.request_id, exchange, scheduler_);
       if (contains_ci(out.head.find("content-type"), "json")) read_usage(out.body, completion);
       account();
       const bool sent = co_await res.send_relayed(out.head, out.body);
@@ -613,13 +614,11 @@ http::Awaitable<Gateway::Forwarded> Gateway::forward(Worker& w, http::Request& r
   if (client_gone) {
     w.client_disconnects.fetch_add(1, std::memory_order_relaxed);
     completion.cause = sched::TerminationCause::kClientDisconnect;
-    if (ctx.exchange != nullptr) ctx.exchange->completion = completion;
     co_return Forwarded::kDone;
   }
   if (!outcome) {
     w.upstream_failures.fetch_add(1, std::memory_order_relaxed);
     completion.cause = sched::TerminationCause::kError;
-    if (ctx.exchange != nullptr) ctx.exchange->completion = completion;
     log::warn("upstream failed", log::kv("endpoint", ctx.endpoint->id), log::kv("request_id", ctx.request_id),
               log::kv("error", outcome.error().message));
     if (res.started()) {
@@ -640,12 +639,10 @@ http::Awaitable<Gateway::Forwarded> Gateway::forward(Worker& w, http::Request& r
     if (!finished) {
       w.client_disconnects.fetch_add(1, std::memory_order_relaxed);
       completion.cause = sched::TerminationCause::kClientDisconnect;
-      if (ctx.exchange != nullptr) ctx.exchange->completion = completion;
       co_return Forwarded::kDone;
     }
   }
   completion.cause = sched::TerminationCause::kNatural;
-  if (ctx.exchange != nullptr) ctx.exchange->completion = completion;
   co_return Forwarded::kDone;
 }
 

@@ -84,7 +84,7 @@ class Gateway {
 
  private:
   Worker& worker();
-  void take_request_id(Worker& w, http::Request& req, std::string& id);
+  void strip_and_take_request_id(Worker& w, http::Request& req, std::string& id);
   // Sends `req` to s.ctx.endpoint and relays the answer. Every outcome but a connect failure (which
   // the caller may retry elsewhere, its error in s.connect_error) is fully handled: relayed, turned
   // into 502/504, or recorded as a client disconnect.
