@@ -23,12 +23,33 @@ std::string to_hex(const Digest& d) {
   return out;
 }
 
+namespace {
+
+// OpenSSL 3 resolves EVP_sha256() through its provider registry on every EVP_Digest call (a name
+// lookup under a read lock) and allocates a fresh context each time: several times the cost of
+// hashing one block. The algorithm is fetched once, and each thread keeps one context.
+const EVP_MD* sha256_md() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
+struct DigestContext {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ~DigestContext() { EVP_MD_CTX_free(ctx); }
+};
+
+}  // namespace
+
 Digest sha256(std::string_view data) {
   Digest out{};
   unsigned int len = 0;
-  // EVP_Digest is the one-shot form of EVP_DigestInit/Update/Final; it cannot fail for SHA-256
-  // short of memory exhaustion, in which case the zero digest is returned.
-  EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr);
+  thread_local DigestContext dc;
+  // SHA-256 cannot fail short of memory exhaustion; then the zero digest is returned.
+  if (dc.ctx == nullptr || sha256_md() == nullptr || EVP_DigestInit_ex2(dc.ctx, sha256_md(), nullptr) != 1 ||
+      EVP_DigestUpdate(dc.ctx, data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(dc.ctx, out.data(), &len) != 1) {
+    out.fill(0);
+  }
   return out;
 }
 
@@ -62,20 +83,29 @@ Digest seed_hash(std::string_view seed) {
 
 }  // namespace
 
+void append_block_hash_input(std::string& out, const Digest& parent, std::span<const uint32_t> tokens,
+                             const std::vector<ExtraKey>* extra_keys) {
+  cbor::append_array_head(out, 3);
+  cbor::append_bytes(out, parent);
+  // The token heads are written straight into the buffer, sized for the widest (5-byte) head and
+  // trimmed after: this loop is most of a block hash's serialization.
+  const size_t start = out.size();
+  out.resize(start + 9 + tokens.size() * 5);
+  char* p = cbor::put_head(out.data() + start, 4, tokens.size());
+  for (uint32_t t : tokens) p = cbor::put_head(p, 0, t);
+  out.resize(static_cast<size_t>(p - out.data()));
+  if (extra_keys == nullptr) {
+    cbor::append_null(out);
+  } else {
+    cbor::append_array_head(out, extra_keys->size());
+    for (const auto& k : *extra_keys) append_extra(out, k);
+  }
+}
+
 std::string block_hash_input(const Digest& parent, std::span<const uint32_t> tokens,
                              const std::vector<ExtraKey>* extra_keys) {
   std::string in;
-  in.reserve(40 + tokens.size() * 5);
-  cbor::append_array_head(in, 3);
-  cbor::append_bytes(in, parent);
-  cbor::append_array_head(in, tokens.size());
-  for (uint32_t t : tokens) cbor::append_uint(in, t);
-  if (extra_keys == nullptr) {
-    cbor::append_null(in);
-  } else {
-    cbor::append_array_head(in, extra_keys->size());
-    for (const auto& k : *extra_keys) append_extra(in, k);
-  }
+  append_block_hash_input(in, parent, tokens, extra_keys);
   return in;
 }
 
@@ -94,7 +124,11 @@ BlockHasher::BlockHasher(std::string_view seed) : seed_(std::string(seed)), none
 
 Digest BlockHasher::hash_block(const Digest* parent, std::span<const uint32_t> tokens,
                                const std::vector<ExtraKey>* extra_keys) const {
-  return sha256(block_hash_input(parent ? *parent : none_hash_, tokens, extra_keys));
+  // Per thread, not per hasher: hash_block is const and one hasher may serve several threads.
+  thread_local std::string in;
+  in.clear();
+  append_block_hash_input(in, parent ? *parent : none_hash_, tokens, extra_keys);
+  return sha256(in);
 }
 
 }  // namespace llmd::kvevents

@@ -46,7 +46,10 @@ std::string to_hex(const Digest& d);
 // SHA-256 through OpenSSL's EVP interface.
 Digest sha256(std::string_view data);
 
-// The canonical CBOR bytes a block hash is computed over (exposed for golden tests).
+// The canonical CBOR bytes a block hash is computed over, appended to `out` (the hasher reuses one
+// buffer), or returned (for golden tests).
+void append_block_hash_input(std::string& out, const Digest& parent, std::span<const uint32_t> tokens,
+                             const std::vector<ExtraKey>* extra_keys);
 std::string block_hash_input(const Digest& parent, std::span<const uint32_t> tokens,
                              const std::vector<ExtraKey>* extra_keys);
 

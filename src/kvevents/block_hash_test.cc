@@ -4,9 +4,12 @@
 #include "kvevents/block_hash.h"
 
 #include <numeric>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "kvevents/cbor.h"
 
 namespace llmd::kvevents {
 namespace {
@@ -121,6 +124,47 @@ TEST(BlockHashTest, HashBlocksChainsFullBlocksOnly) {
   h.hash_blocks(
       tokens, 16, [](size_t) -> const std::vector<ExtraKey>* { return nullptr; }, out);
   EXPECT_EQ(out.size(), 2u);
+}
+
+TEST(BlockHashTest, InputIsAppendedAfterWhatTheBufferHolds) {
+  const BlockHasher h("0");
+  const std::vector<uint32_t> wide = {1, 300, 70000, 0xffffffffu};
+  std::string out = "prefix";
+  append_block_hash_input(out, h.none_hash(), wide, nullptr);
+  EXPECT_EQ(out, "prefix" + block_hash_input(h.none_hash(), wide, nullptr));
+  // The widest token head is 5 bytes: 1a ffffffff, then null.
+  EXPECT_EQ(out.substr(out.size() - 6), unhex("1affffffff"
+                                              "f6"));
+}
+
+TEST(BlockHashTest, CborHeadsUpToEightBytes) {
+  std::string out;
+  cbor::append_head(out, 0, 0xffffffffull);
+  cbor::append_head(out, 0, 0x100000000ull);
+  cbor::append_head(out, 4, 3);
+  EXPECT_EQ(out, unhex("1affffffff"
+                       "1b0000000100000000"
+                       "83"));
+}
+
+TEST(BlockHashTest, EveryThreadHashesAlike) {
+  // Each thread keeps its own digest context and input buffer.
+  const BlockHasher h("0");
+  const auto tokens = range(1, 16 * 64);
+  auto chain = [&h, &tokens] {
+    std::vector<Digest> out;
+    h.hash_blocks(
+        tokens, 16, [](size_t) -> const std::vector<ExtraKey>* { return nullptr; }, out);
+    return out;
+  };
+  const std::vector<Digest> expected = chain();
+  ASSERT_EQ(expected.size(), 64u);
+  EXPECT_EQ(to_u64(expected[0]), 3236607068019569386ull);
+  std::vector<std::vector<Digest>> got(4);
+  std::vector<std::thread> threads;
+  for (auto& g : got) threads.emplace_back([&g, &chain] { g = chain(); });
+  for (auto& t : threads) t.join();
+  for (const auto& g : got) EXPECT_EQ(g, expected);
 }
 
 TEST(BlockHashTest, U64IsLastEightBytesBigEndian) {

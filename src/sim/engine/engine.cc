@@ -201,6 +201,8 @@ const std::vector<ExtraKey>* Engine::extra_keys_for(const Req& r, size_t block) 
 void Engine::ensure_hashes(Req& r, size_t num_blocks) {
   const size_t bs = config_.block_size;
   num_blocks = std::min(num_blocks, r.tokens.size() / bs);
+  // Sized once for the whole prompt: lookups extend the chain a block at a time.
+  if (r.hashes.capacity() < num_blocks) r.hashes.reserve(r.tokens.size() / bs);
   while (r.hashes.size() < num_blocks) {
     const size_t i = r.hashes.size();
     const Digest* parent = i == 0 ? nullptr : &r.hashes[i - 1];

@@ -1,5 +1,7 @@
 #include "sim/engine/tokenizer.h"
 
+#include <array>
+
 namespace llmd::sim {
 
 namespace {
@@ -8,8 +10,17 @@ constexpr uint32_t kSpaceFlag = 1u << 28;
 constexpr uint32_t kCodePointFlag = 1u << 29;
 constexpr uint32_t kInvalidByteBase = 0x110000;
 
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+// Character classes of the ASCII rules: 0 other, 1 letter, 2 digit (a table: encode is a per-byte
+// loop over whole prompts).
+constexpr uint8_t kOther = 0, kLetter = 1, kDigit = 2;
+constexpr std::array<uint8_t, 256> kClass = [] {
+  std::array<uint8_t, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = kLetter;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = kLetter;
+  for (int c = '0'; c <= '9'; ++c) t[c] = kDigit;
+  return t;
+}();
+uint8_t char_class(char c) { return kClass[static_cast<uint8_t>(c)]; }
 
 // Decodes one UTF-8 code point at text[i]; returns its length, or 0 if the sequence is invalid.
 size_t utf8_decode(std::string_view text, size_t i, uint32_t& cp) {
@@ -79,26 +90,18 @@ void PseudoTokenizer::encode(std::string_view text, std::vector<uint32_t>& out) 
       continue;
     }
     uint32_t id = 0;
-    if (text[i] == ' ' && i + 1 < text.size() && (is_alpha(text[i + 1]) || is_digit(text[i + 1]))) {
+    if (text[i] == ' ' && i + 1 < text.size() && char_class(text[i + 1]) != kOther) {
       id = kSpaceFlag;
       ++i;
     }
-    const char c = text[i];
-    size_t max = 1;
-    bool (*same)(char) = nullptr;
-    if (is_alpha(c)) {
-      max = 4;
-      same = is_alpha;
-    } else if (is_digit(c)) {
-      max = 3;
-      same = is_digit;
-    }
+    const uint8_t cls = char_class(text[i]);
+    const size_t max = cls == kLetter ? 4 : cls == kDigit ? 3 : 1;
     size_t n = 0;
     do {
       id |= static_cast<uint32_t>(static_cast<uint8_t>(text[i])) << (7 * n);
       ++i;
       ++n;
-    } while (same != nullptr && n < max && i < text.size() && same(text[i]));
+    } while (n < max && i < text.size() && char_class(text[i]) == cls);
     out.push_back(id);
   }
 }
