@@ -1,5 +1,6 @@
 #include "http/client.h"
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <optional>
@@ -379,9 +380,9 @@ Awaitable<Attempt> Client::Impl::attempt(const Upstream& up, const ConnPtr& c, b
     const size_t sent = c->sock.write_some(out, ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
     if (!ec && sent < c->head.size() + body.size()) {
-      const size_t done = sent;
-      out = {asio::buffer(c->head) + done, asio::buffer(body)};
-      if (done >= c->head.size()) out = {asio::const_buffer{}, asio::buffer(body) + (done - c->head.size())};
+      // What the first send left: the rest of the head (none once past it), then the rest of the body.
+      const size_t head_sent = std::min(sent, c->head.size());
+      out = {asio::buffer(c->head) + head_sent, asio::buffer(body) + (sent - head_sent)};
       std::tie(ec, std::ignore) = co_await asio::async_write(c->sock, out, as_tuple(use_awaitable));
     }
     if (ec) {
