@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include <boost/beast/core/string.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/url/pct_string_view.hpp>
@@ -43,19 +44,6 @@ std::string_view default_error_type(Status status) {
   }
   return bhttp::to_status_class(status) == bhttp::status_class::client_error ? "BadRequestError"
                                                                              : "InternalServerError";
-}
-
-// Header names are ASCII: no locale needed.
-bool iequals_ascii(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + ('a' - 'A'));
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + ('a' - 'A'));
-    if (x != y) return false;
-  }
-  return true;
 }
 
 // Calls f(line_begin, line_end, name, value) for each "Name: value\r\n" line until f returns true.
@@ -111,9 +99,9 @@ void WireHead::clear() {
 }
 
 void WireHead::add(std::string_view name, std::string_view value) {
-  has_date_ |= iequals_ascii(name, "date");
-  has_server_ |= iequals_ascii(name, "server");
-  has_length_ |= iequals_ascii(name, "content-length");
+  has_date_ |= beast::iequals(name, "date");
+  has_server_ |= beast::iequals(name, "server");
+  has_length_ |= beast::iequals(name, "content-length");
   lines_.append(name).append(": ").append(value).append("\r\n");
 }
 
@@ -122,7 +110,7 @@ void WireHead::remove(std::string_view name) {
   bool removed = false;
   size_t copied = 0;
   scan_lines(lines_, [&](size_t begin, size_t end, std::string_view n, std::string_view) {
-    if (iequals_ascii(n, name)) {
+    if (beast::iequals(n, name)) {
       if (!removed) kept.reserve(lines_.size());
       removed = true;
       kept.append(lines_, copied, begin - copied);
@@ -133,9 +121,9 @@ void WireHead::remove(std::string_view name) {
   if (!removed) return;
   kept.append(lines_, copied, std::string::npos);
   lines_ = std::move(kept);
-  if (iequals_ascii(name, "date")) has_date_ = false;
-  if (iequals_ascii(name, "server")) has_server_ = false;
-  if (iequals_ascii(name, "content-length")) has_length_ = false;
+  if (beast::iequals(name, "date")) has_date_ = false;
+  if (beast::iequals(name, "server")) has_server_ = false;
+  if (beast::iequals(name, "content-length")) has_length_ = false;
 }
 
 void WireHead::set(std::string_view name, std::string_view value) {
@@ -146,7 +134,7 @@ void WireHead::set(std::string_view name, std::string_view value) {
 std::string_view WireHead::find(std::string_view name) const {
   std::string_view found;
   scan_lines(lines_, [&](size_t, size_t, std::string_view n, std::string_view v) {
-    if (!iequals_ascii(n, name)) return false;
+    if (!beast::iequals(n, name)) return false;
     found = v;
     return true;
   });
