@@ -8,7 +8,6 @@
 // pass, which skips that endpoint's request).
 
 #include <atomic>
-#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -23,6 +22,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -52,15 +52,12 @@ void sleep_until(int64_t ns) {
 bool complete(std::string_view buf) {
   const size_t end = buf.find("\r\n\r\n");
   if (end == std::string_view::npos) return false;
+  constexpr std::string_view kName = "\r\ncontent-length:";
   size_t length = 0;
   for (size_t at = buf.find("\r\n"); at < end; at = buf.find("\r\n", at + 2)) {
-    constexpr std::string_view kName = "content-length:";
-    if (end - (at + 2) < kName.size()) continue;
-    bool match = true;
-    for (size_t i = 0; i < kName.size() && match; ++i) {
-      match = std::tolower(static_cast<unsigned char>(buf[at + 2 + i])) == kName[i];
+    if (end - at >= kName.size() && strncasecmp(buf.data() + at, kName.data(), kName.size()) == 0) {
+      length = std::strtoull(buf.data() + at + kName.size(), nullptr, 10);
     }
-    if (match) length = std::strtoull(buf.data() + at + 2 + kName.size(), nullptr, 10);
   }
   return buf.size() >= end + 4 + length;
 }

@@ -1,6 +1,5 @@
 #include "http/client.h"
 
-#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <optional>
@@ -380,9 +379,7 @@ Awaitable<Attempt> Client::Impl::attempt(const Upstream& up, const ConnPtr& c, b
     const size_t sent = c->sock.write_some(out, ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
     if (!ec && sent < c->head.size() + body.size()) {
-      // What the first send left: the rest of the head (none once past it), then the rest of the body.
-      const size_t head_sent = std::min(sent, c->head.size());
-      out = {asio::buffer(c->head) + head_sent, asio::buffer(body) + (sent - head_sent)};
+      out = unsent(c->head, body, sent);
       std::tie(ec, std::ignore) = co_await asio::async_write(c->sock, out, as_tuple(use_awaitable));
     }
     if (ec) {

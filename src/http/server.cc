@@ -697,9 +697,7 @@ asio::awaitable<bool> Connection::write_now(std::string_view head, std::string_v
     on_write_error(ec);
     co_return false;
   }
-  const size_t done = ec ? 0 : sent;
-  std::array<asio::const_buffer, 2> remaining{asio::buffer(head) + done, asio::buffer(body)};
-  if (done >= head.size()) remaining = {asio::const_buffer{}, asio::buffer(body) + (done - head.size())};
+  const auto remaining = unsent(head, body, ec ? 0 : sent);
   write_deadline_ = SteadyClock::now() + options_.write_timeout;
   auto [wec, n] = co_await asio::async_write(sock_, remaining, as_tuple(use_awaitable));
   write_deadline_ = kNever;

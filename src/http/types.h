@@ -2,6 +2,8 @@
 // Common HTTP types for the llmd runtime (Boost.Beast). Request bodies are kept as the bytes
 // received (`std::string` body) and moved, never copied, on their way through.
 
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -9,6 +11,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -33,6 +36,14 @@ void append_uint(std::string& out, uint64_t v);
 
 // Hop-by-hop headers (RFC 9110 §7.6.1 and the usual legacy ones): a proxy does not forward them.
 bool is_hop_by_hop(Field f);
+
+// What a send of `sent` bytes of `head` then `body` left to write: the rest of the head (none once
+// past it), then the rest of the body. Both the client and the server resume a cut-short first send
+// with it.
+inline std::array<asio::const_buffer, 2> unsent(std::string_view head, std::string_view body, size_t sent) {
+  const size_t head_sent = std::min(sent, head.size());
+  return {asio::buffer(head) + head_sent, asio::buffer(body) + (sent - head_sent)};
+}
 
 // A response head in wire form, as a proxy relays it: the status and the header lines, each
 // "Name: value\r\n". Transfer-Encoding and Connection are never among them (the server frames the

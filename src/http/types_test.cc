@@ -144,5 +144,21 @@ TEST(HopByHop, ConnectionLevelHeadersOnly) {
   }
 }
 
+TEST(Unsent, ResumesInsideTheHeadAtItsEndAndInsideTheBody) {
+  const std::string head = "HEAD:";
+  const std::string body = "body";
+  auto rest = [&](size_t sent) {
+    std::string out;
+    for (const auto& b : unsent(head, body, sent)) out.append(static_cast<const char*>(b.data()), b.size());
+    return out;
+  };
+  EXPECT_EQ(rest(0), "HEAD:body");
+  EXPECT_EQ(rest(2), "AD:body");
+  EXPECT_EQ(rest(5), "body");
+  EXPECT_EQ(rest(7), "dy");
+  EXPECT_EQ(rest(9), "");
+  EXPECT_EQ(unsent(head, body, 7)[0].size(), 0u);  // nothing of the head is sent twice
+}
+
 }  // namespace
 }  // namespace llmd::http

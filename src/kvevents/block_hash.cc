@@ -44,8 +44,9 @@ Digest sha256(std::string_view data) {
   Digest out{};
   unsigned int len = 0;
   thread_local DigestContext dc;
+  const EVP_MD* md = sha256_md();
   // SHA-256 cannot fail short of memory exhaustion; then the zero digest is returned.
-  if (dc.ctx == nullptr || sha256_md() == nullptr || EVP_DigestInit_ex2(dc.ctx, sha256_md(), nullptr) != 1 ||
+  if (dc.ctx == nullptr || md == nullptr || EVP_DigestInit_ex2(dc.ctx, md, nullptr) != 1 ||
       EVP_DigestUpdate(dc.ctx, data.data(), data.size()) != 1 ||
       EVP_DigestFinal_ex(dc.ctx, out.data(), &len) != 1) {
     out.fill(0);
