@@ -30,11 +30,11 @@ ParseProgress parse_buffered(RequestParser& parser, beast::flat_buffer& buf, bea
   return ParseProgress::kNeedMore;
 }
 
-size_t next_read_size(const RequestParser& parser, size_t small, size_t large) {
-  if (!parser.is_header_done()) return small;
+size_t next_read_size(const RequestParser& parser) {
+  if (!parser.is_header_done()) return kReadChunk;
   const auto remaining = parser.content_length_remaining();  // boost::optional
-  if (!remaining) return small;
-  return static_cast<size_t>(std::clamp<std::uint64_t>(*remaining, small, std::max(small, large)));
+  if (!remaining) return kReadChunk;
+  return static_cast<size_t>(std::clamp<std::uint64_t>(*remaining, kReadChunk, kBodyReadChunk));
 }
 
 std::optional<Status> status_for_parse_error(const beast::error_code& ec) {

@@ -23,12 +23,16 @@ enum class ParseProgress { kNeedMore, kDone, kError };
 // Bytes of a following (pipelined) request stay in `buf`.
 ParseProgress parse_buffered(RequestParser& parser, beast::flat_buffer& buf, beast::error_code& ec);
 
-// Bytes to ask of the next read: `small` while the header is incomplete or the body's length is
-// unknown (chunked), else what remains of the body, clamped to [small, large]. A large body read
-// `small` bytes at a time arrives late: at 16 KiB a read, a 220 KB prompt from one of 150 busy
-// connections took 17 ms (median) to arrive in full, against under 0.1 ms read 256 KiB at a time
-// (docs/benchmarks.md, Router, session 10).
-size_t next_read_size(const RequestParser& parser, size_t small, size_t large);
+// Bytes the server asks of one read: kReadChunk for headers and small or chunked bodies, and what
+// remains of a body of known length, up to kBodyReadChunk. A large body read 16 KiB at a time arrives
+// late: a 220 KB prompt from one of 150 busy connections took 17 ms (median) from its first byte to
+// its last, against 0.02 ms with reads sized to the body (docs/benchmarks.md, Router, session 10).
+inline constexpr size_t kReadChunk = 16 * 1024;
+inline constexpr size_t kBodyReadChunk = 256 * 1024;
+
+// The size of the next read for `parser`: kReadChunk while the header is incomplete or the body's
+// length is unknown (chunked), else what remains of the body clamped to [kReadChunk, kBodyReadChunk].
+size_t next_read_size(const RequestParser& parser);
 
 // The status to answer a request that failed to parse with `ec`: 431 for the header limit, 413 for
 // the body limit, 400 for anything malformed. nullopt for errors that are not the client's input

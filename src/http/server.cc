@@ -46,11 +46,6 @@ using asio::as_tuple;
 using asio::use_awaitable;
 
 constexpr TimePoint kNever = TimePoint::max();
-// Bytes asked of one read: kReadChunk for headers and small or chunked bodies, up to kBodyReadChunk
-// for what remains of a body of known length (next_read_size). A connection's buffer grows to the
-// larger size only while such a body arrives, and is given back before it waits for its next request.
-constexpr size_t kReadChunk = 16 * 1024;
-constexpr size_t kBodyReadChunk = 256 * 1024;
 // A stream write waits once this much output is queued behind the socket (bounds memory per
 // connection when the client reads slower than the handler writes).
 constexpr size_t kStreamHighWater = 256 * 1024;
@@ -545,7 +540,8 @@ asio::awaitable<Connection::ReadOutcome> Connection::read_request(Status& error_
                                                                   std::string& error_message) {
   parser_.emplace();
   configure_request_parser(*parser_, options_.max_header_bytes, options_.max_body_bytes);
-  if (buf_.size() == 0 && buf_.capacity() > kReadChunk) buf_.shrink_to_fit();  // after a large body
+  // A buffer grown for a large body (next_read_size) is given back before the connection waits.
+  if (buf_.size() == 0 && buf_.capacity() > kReadChunk) buf_.shrink_to_fit();
   enter_phase(buf_.size() > 0 ? Phase::kReading : Phase::kIdle);
   expiry_ = worker_.draining && buf_.size() == 0 ? Expiry::kDrain : Expiry::kNone;
   if (expiry_ == Expiry::kDrain) co_return ReadOutcome::kClosed;
@@ -587,9 +583,8 @@ asio::awaitable<Connection::ReadOutcome> Connection::read_request(Status& error_
       error_message = "request headers exceed " + std::to_string(options_.max_header_bytes) + " bytes";
       co_return ReadOutcome::kError;
     }
-    auto [ec, n] = co_await sock_.async_read_some(
-        buf_.prepare(std::min(room, next_read_size(*parser_, kReadChunk, kBodyReadChunk))),
-        as_tuple(use_awaitable));
+    auto [ec, n] = co_await sock_.async_read_some(buf_.prepare(std::min(room, next_read_size(*parser_))),
+                                                  as_tuple(use_awaitable));
     buf_.commit(n);
     if (!ec) continue;
     if (killed_) co_return ReadOutcome::kClosed;
