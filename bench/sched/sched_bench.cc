@@ -74,7 +74,7 @@ struct Workload {
   LLMRequest request(size_t i) const {
     LLMRequest r;
     r.model = "Qwen/Qwen3-32B";
-    r.kind = RequestKind::kCompletions;
+    r.kind = ApiKind::kCompletions;
     r.prompt = systems[i % systems.size()] + questions[(i / systems.size() + i) % questions.size()];
     return r;
   }

@@ -11,7 +11,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);
   static llmd::json::Parser parser(llmd::json::ParseLimits{1 << 20, 32, 1 << 20});
-  for (auto kind : {llmd::sched::RequestKind::kCompletions, llmd::sched::RequestKind::kChatCompletions}) {
+  for (auto kind : {llmd::vllm::ApiKind::kCompletions, llmd::vllm::ApiKind::kChatCompletions}) {
     llmd::sched::LLMRequest req;
     req.kind = kind;
     llmd::router::RequestFields fields;

@@ -6,8 +6,8 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "cli/command.h"
 #include "cli/version.h"
+#include "common/command.h"
 #include "demo/demo_command.h"
 #include "loadgen/bench_command.h"
 #include "log/log.h"

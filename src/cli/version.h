@@ -1,6 +1,6 @@
 #pragma once
 
-#include "cli/command.h"
+#include "common/command.h"
 
 namespace llmd::cli {
 

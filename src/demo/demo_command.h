@@ -4,7 +4,7 @@
 // then through llm-d's default scheduler (fresh replicas each time), and prints the two runs side
 // by side and writes the HTML report. See docs/benchmarking.md.
 
-#include "cli/command.h"
+#include "common/command.h"
 
 namespace llmd::demo {
 

@@ -94,7 +94,7 @@ Result<void> apply_flags(const Options& o, BenchConfig& c) {
   if (!f.urls.empty()) c.targets = f.urls;
   if (o.given("--model")) c.request.model = f.model;
   if (o.given("--api")) {
-    auto api = parse_api_kind(f.api);
+    auto api = vllm::parse_api_kind(f.api);
     if (!api) return api.error();
     c.request.api = *api;
   }

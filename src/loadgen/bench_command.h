@@ -3,7 +3,7 @@
 // the JSON report and per-request files; `llmd bench report A.json B.json ...` writes the HTML
 // comparison.
 
-#include "cli/command.h"
+#include "common/command.h"
 
 namespace llmd::loadgen {
 

@@ -13,8 +13,9 @@ namespace {
 
 using Seconds = std::chrono::duration<double>;
 
-constexpr config::EnumName<ApiKind> kApiNames[] = {
-    {"completions", ApiKind::kCompletions}, {"completion", ApiKind::kCompletions}, {"chat", ApiKind::kChat}};
+constexpr config::EnumName<ApiKind> kApiNames[] = {{"completions", ApiKind::kCompletions},
+                                                   {"completion", ApiKind::kCompletions},
+                                                   {"chat", ApiKind::kChatCompletions}};
 constexpr config::EnumName<WorkloadKind> kWorkloadNames[] = {
     {"shared_prefix", WorkloadKind::kSharedPrefix},
     {"random", WorkloadKind::kRandom},

@@ -26,7 +26,7 @@ report: {output: run.json, requests_csv: r.csv, description: baseline, keywords:
                               "bench.yaml");
   ASSERT_TRUE(c) << c.error().message;
   ASSERT_EQ(c->targets.size(), 2u);
-  EXPECT_EQ(c->request.api, ApiKind::kChat);
+  EXPECT_EQ(c->request.api, ApiKind::kChatCompletions);
   EXPECT_EQ(c->request.model, "sim");
   EXPECT_FALSE(c->request.ignore_eos);
   EXPECT_EQ(c->headers.at("X-Team"), "a");

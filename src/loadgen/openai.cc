@@ -10,23 +10,10 @@ namespace llmd::loadgen {
 
 namespace json = boost::json;
 
-std::string_view to_string(ApiKind api) { return api == ApiKind::kChat ? "chat" : "completions"; }
-
-Result<ApiKind> parse_api_kind(std::string_view name) {
-  if (name == "completions" || name == "completion") return ApiKind::kCompletions;
-  if (name == "chat") return ApiKind::kChat;
-  return make_error(ErrorCode::kConfig,
-                    fmt::format("api: unknown '{}' (expected completions or chat)", name));
-}
-
-std::string_view api_path(ApiKind api) {
-  return api == ApiKind::kChat ? "/v1/chat/completions" : "/v1/completions";
-}
-
 std::string render_body(const Prompt& prompt, const RequestOptions& options) {
   json::object body;
   body["model"] = options.model;
-  if (options.api == ApiKind::kChat) {
+  if (options.api == ApiKind::kChatCompletions) {
     json::array messages;
     for (const auto& m : prompt.messages) {
       messages.push_back(json::object{{"role", m.role}, {"content", m.content}});

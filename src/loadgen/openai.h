@@ -12,15 +12,11 @@
 
 #include "common/error.h"
 #include "loadgen/workload.h"
+#include "vllm/api.h"
 
 namespace llmd::loadgen {
 
-enum class ApiKind { kCompletions, kChat };
-
-std::string_view to_string(ApiKind api);
-Result<ApiKind> parse_api_kind(std::string_view name);
-// "/v1/completions" or "/v1/chat/completions".
-std::string_view api_path(ApiKind api);
+using vllm::ApiKind;
 
 struct RequestOptions {
   ApiKind api = ApiKind::kCompletions;

@@ -31,7 +31,7 @@ TEST(OpenAi, RendersCompletionsBody) {
 
 TEST(OpenAi, RendersChatBodyWithoutStreaming) {
   RequestOptions o;
-  o.api = ApiKind::kChat;
+  o.api = ApiKind::kChatCompletions;
   o.model = "m2";
   o.stream = false;
   o.ignore_eos = false;

@@ -92,7 +92,7 @@ TEST_F(RunnerTest, ClosedLoopChatWithWarmup) {
   auto load = count_stage(LoadKind::kConcurrent, 12, 0, 3);
   load.warmup = Stage{0, 2, 0, 4};
   auto opt = options_for({a_.port()});
-  opt.request.api = ApiKind::kChat;
+  opt.request.api = ApiKind::kChatCompletions;
   auto out = run_blocking(SystemClock::instance(), workload_, load, opt, nullptr, false);
   ASSERT_TRUE(out) << out.error().message;
   ASSERT_EQ(out->result.stages.size(), 2u);

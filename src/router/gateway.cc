@@ -310,10 +310,10 @@ GatewayStats Gateway::stats() const {
 
 void Gateway::add_routes(http::Router& router) {
   router.add(http::Verb::post, "/v1/completions", [this](http::Request& req, http::Responder& res) {
-    return handle_inference(req, res, sched::RequestKind::kCompletions);
+    return handle_inference(req, res, vllm::ApiKind::kCompletions);
   });
   router.add(http::Verb::post, "/v1/chat/completions", [this](http::Request& req, http::Responder& res) {
-    return handle_inference(req, res, sched::RequestKind::kChatCompletions);
+    return handle_inference(req, res, vllm::ApiKind::kChatCompletions);
   });
   router.add(http::Verb::get, "/v1/models",
              [this](http::Request& req, http::Responder& res) { return handle_models(req, res); });
@@ -324,7 +324,7 @@ void Gateway::add_routes(http::Router& router) {
 // Not a coroutine: the synchronous part (parsing, the model check) runs here and the coroutine it
 // returns holds only what crosses an await.
 http::Awaitable<void> Gateway::handle_inference(http::Request& req, http::Responder& res,
-                                                sched::RequestKind kind) {
+                                                vllm::ApiKind kind) {
   Worker& w = worker();
   StateLease lease(w.states);
   RequestState& s = *lease;

@@ -93,7 +93,7 @@ class Gateway {
   http::Awaitable<Result<void>> relay_stream(Worker& w, http::Request& req, http::Responder& res,
                                              RequestState& s, int& status, bool& client_gone,
                                              sched::ResponseCompletion& completion);
-  http::Awaitable<void> handle_inference(http::Request& req, http::Responder& res, sched::RequestKind kind);
+  http::Awaitable<void> handle_inference(http::Request& req, http::Responder& res, vllm::ApiKind kind);
   // The parts of an inference request after its synchronous checks.
   http::Awaitable<void> run_inference(Worker& w, http::Request& req, http::Responder& res, StateLease lease);
   http::Awaitable<void> reply_error(http::Responder& res, StateLease lease);

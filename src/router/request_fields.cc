@@ -145,7 +145,7 @@ Result<void> parse_request_fields(std::string_view body, json::Parser& parser, s
   json::ObjectReader root = ex.root(*value);
   out.model.assign(root.required_string("model"));
   if (ex.ok() && out.model.empty()) root.fail("model", "must not be empty");
-  if (out.kind == sched::RequestKind::kChatCompletions) {
+  if (out.kind == vllm::ApiKind::kChatCompletions) {
     read_messages(root, out);
     if (const boost::json::value* tools = root.find("tools"); tools != nullptr && !tools->is_null()) {
       if (tools->is_array()) {

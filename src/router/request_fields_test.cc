@@ -11,7 +11,7 @@ struct Parsed {
   RequestFields fields;
 };
 
-Parsed parse(std::string_view body, sched::RequestKind kind) {
+Parsed parse(std::string_view body, vllm::ApiKind kind) {
   json::Parser parser;
   Parsed p;
   p.request.kind = kind;
@@ -21,7 +21,7 @@ Parsed parse(std::string_view body, sched::RequestKind kind) {
 
 TEST(RequestFields, CompletionsString) {
   auto p = parse(R"({"model":"m","prompt":"hello world!","stream":true,"max_tokens":7,"cache_salt":"s1"})",
-                 sched::RequestKind::kCompletions);
+                 vllm::ApiKind::kCompletions);
   ASSERT_TRUE(p.result) << p.result.error().message;
   EXPECT_EQ(p.request.model, "m");
   EXPECT_EQ(p.request.prompt, "hello world!");
@@ -32,17 +32,17 @@ TEST(RequestFields, CompletionsString) {
 }
 
 TEST(RequestFields, CompletionsArraysAndTokenIds) {
-  auto strings = parse(R"({"model":"m","prompt":["a","b"]})", sched::RequestKind::kCompletions);
+  auto strings = parse(R"({"model":"m","prompt":["a","b"]})", vllm::ApiKind::kCompletions);
   ASSERT_TRUE(strings.result);
   EXPECT_EQ(strings.request.prompt, "a\nb");
   EXPECT_FALSE(strings.fields.stream);
   EXPECT_EQ(strings.request.max_tokens, -1);
 
-  auto ids = parse(R"({"model":"m","prompt":[1,22,333]})", sched::RequestKind::kCompletions);
+  auto ids = parse(R"({"model":"m","prompt":[1,22,333]})", vllm::ApiKind::kCompletions);
   ASSERT_TRUE(ids.result);
   EXPECT_EQ(ids.request.prompt, "1 22 333");
 
-  auto batches = parse(R"({"model":"m","prompt":[[1,2],[3]]})", sched::RequestKind::kCompletions);
+  auto batches = parse(R"({"model":"m","prompt":[[1,2],[3]]})", vllm::ApiKind::kCompletions);
   ASSERT_TRUE(batches.result);
   EXPECT_EQ(batches.request.prompt, "1 2\n3");
 }
@@ -54,7 +54,7 @@ TEST(RequestFields, ChatMessagesPartsAndTools) {
       {"role":"assistant","content":null,"tool_calls":[]}],
     "tools":[{"type":"function","function":{"name":"f"}}],
     "max_completion_tokens":9})",
-                 sched::RequestKind::kChatCompletions);
+                 vllm::ApiKind::kChatCompletions);
   ASSERT_TRUE(p.result) << p.result.error().message;
   ASSERT_EQ(p.request.messages.size(), 3u);
   EXPECT_EQ(p.request.messages[0].role, "system");
@@ -71,27 +71,24 @@ TEST(RequestFields, ChatMessagesPartsAndTools) {
 TEST(RequestFields, ErrorsCarryTheParam) {
   struct Case {
     const char* body;
-    sched::RequestKind kind;
+    vllm::ApiKind kind;
     const char* param;
     const char* message;
   };
   const Case cases[] = {
-      {"{not json", sched::RequestKind::kCompletions, "", "invalid JSON"},
-      {R"({"prompt":"x"})", sched::RequestKind::kCompletions, "model", "field required"},
-      {R"({"model":"","prompt":"x"})", sched::RequestKind::kCompletions, "model", "must not be empty"},
-      {R"({"model":"m"})", sched::RequestKind::kCompletions, "prompt", "field required"},
-      {R"({"model":"m","prompt":{}})", sched::RequestKind::kCompletions, "prompt",
-       "expected string or array"},
-      {R"({"model":"m","prompt":[1,"a"]})", sched::RequestKind::kCompletions, "prompt[1]", "expected"},
-      {R"({"model":"m","messages":[{"content":"x"}]})", sched::RequestKind::kChatCompletions,
-       "messages[0].role", "field required"},
-      {R"({"model":"m","messages":[]})", sched::RequestKind::kChatCompletions, "messages",
-       "must not be empty"},
-      {R"({"model":"m","messages":[{"role":"user","content":5}]})", sched::RequestKind::kChatCompletions,
+      {"{not json", vllm::ApiKind::kCompletions, "", "invalid JSON"},
+      {R"({"prompt":"x"})", vllm::ApiKind::kCompletions, "model", "field required"},
+      {R"({"model":"","prompt":"x"})", vllm::ApiKind::kCompletions, "model", "must not be empty"},
+      {R"({"model":"m"})", vllm::ApiKind::kCompletions, "prompt", "field required"},
+      {R"({"model":"m","prompt":{}})", vllm::ApiKind::kCompletions, "prompt", "expected string or array"},
+      {R"({"model":"m","prompt":[1,"a"]})", vllm::ApiKind::kCompletions, "prompt[1]", "expected"},
+      {R"({"model":"m","messages":[{"content":"x"}]})", vllm::ApiKind::kChatCompletions, "messages[0].role",
+       "field required"},
+      {R"({"model":"m","messages":[]})", vllm::ApiKind::kChatCompletions, "messages", "must not be empty"},
+      {R"({"model":"m","messages":[{"role":"user","content":5}]})", vllm::ApiKind::kChatCompletions,
        "messages[0].content", "expected string or array"},
-      {R"({"model":"m","prompt":"x","stream":"yes"})", sched::RequestKind::kCompletions, "stream",
-       "expected"},
-      {R"(["model"])", sched::RequestKind::kCompletions, "", "expected object"},
+      {R"({"model":"m","prompt":"x","stream":"yes"})", vllm::ApiKind::kCompletions, "stream", "expected"},
+      {R"(["model"])", vllm::ApiKind::kCompletions, "", "expected object"},
   };
   for (const auto& c : cases) {
     auto p = parse(c.body, c.kind);

@@ -1,7 +1,7 @@
 #pragma once
 // `llmd router`: the inference scheduler behind a built-in OpenAI gateway (see docs/router.md).
 
-#include "cli/command.h"
+#include "common/command.h"
 
 namespace llmd::router {
 

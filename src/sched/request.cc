@@ -32,7 +32,7 @@ void LLMRequest::clear() {
   request_id.clear();
   model.clear();
   target_model.clear();
-  kind = RequestKind::kCompletions;
+  kind = ApiKind::kCompletions;
   prompt.clear();
   messages.clear();
   tools_json.clear();

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "vllm/api.h"
+
 namespace llmd::sched {
 
 // Header names keep the case they came with (set_header lower-cases); lookups are case-insensitive.
@@ -17,7 +19,7 @@ std::string_view find_header(const HeaderList& headers, std::string_view name);
 // Replaces every entry named `name` (case-insensitive) with one `name: value`.
 void set_header(HeaderList& headers, std::string_view name, std::string value);
 
-enum class RequestKind { kCompletions, kChatCompletions, kOther };
+using vllm::ApiKind;
 
 // One part of a chat message's content. Media parts (image_url, input_audio, video_url) carry their
 // payload (URL or base64 data) in `data`.
@@ -36,7 +38,7 @@ struct LLMRequest {
   std::string request_id;    // x-request-id
   std::string model;         // as sent by the client
   std::string target_model;  // after rewrite; empty means `model`
-  RequestKind kind = RequestKind::kCompletions;
+  ApiKind kind = ApiKind::kCompletions;
   std::string prompt;                 // completions
   std::vector<ChatMessage> messages;  // chat completions
   std::string tools_json;             // chat: the `tools` array as JSON text, empty when absent

@@ -20,7 +20,7 @@ TEST(LLMRequest, ClearRestoresTheDefaultsAndKeepsCapacity) {
   r.request_id = "id";
   r.model = "m";
   r.target_model = "t";
-  r.kind = RequestKind::kChatCompletions;
+  r.kind = ApiKind::kChatCompletions;
   r.prompt = std::string(200, 'p');
   r.messages.push_back(ChatMessage{"user", {}});
   r.tools_json = "[]";

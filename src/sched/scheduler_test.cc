@@ -258,7 +258,7 @@ TEST(SchedulerTest, EachPluginIsChargedItsOwnTime) {
 LLMRequest chat(std::string system, std::string question) {
   LLMRequest r;
   r.model = "qwen";
-  r.kind = RequestKind::kChatCompletions;
+  r.kind = ApiKind::kChatCompletions;
   r.messages = {{"system", {{ContentPart::Kind::kText, std::move(system)}}},
                 {"user", {{ContentPart::Kind::kText, std::move(question)}}}};
   return r;

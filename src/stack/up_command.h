@@ -2,7 +2,7 @@
 // `llmd up -f stack.yaml`: starts a local stack (see stack_spec.h), waits until it is ready,
 // prints its URLs and forwards its logs until Ctrl-C or until a component dies.
 
-#include "cli/command.h"
+#include "common/command.h"
 
 namespace llmd::stack {
 

@@ -1,7 +1,7 @@
 #pragma once
 // `llmd tokenize`: encode text (or render and encode a chat) or decode ids from the command line.
 
-#include "cli/command.h"
+#include "common/command.h"
 
 namespace llmd::cli {
 

@@ -167,7 +167,7 @@ void append_finish(std::string& out, std::string_view finish_reason) {
 
 }  // namespace
 
-Result<CompletionRequest> parse_completion_request(std::string_view body_text, Api api) {
+Result<CompletionRequest> parse_completion_request(std::string_view body_text, ApiKind api) {
   auto doc = json::parse(body_text);
   if (!doc) return doc.error();
   json::Extractor ex;
@@ -175,20 +175,21 @@ Result<CompletionRequest> parse_completion_request(std::string_view body_text, A
   CompletionRequest req;
   req.api = api;
   req.model = std::string(body.required_string("model"));
-  if (api == Api::kChat) {
+  if (api == ApiKind::kChatCompletions) {
     parse_messages(body, req);
   } else {
     parse_prompt(body, req);
   }
   std::optional<int64_t> max_tokens = body.optional_int("max_tokens");
-  if (api == Api::kChat) {
+  if (api == ApiKind::kChatCompletions) {
     if (auto mct = body.optional_int("max_completion_tokens")) max_tokens = mct;
   }
   if (max_tokens) {
     if (*max_tokens < 1) {
-      body.fail(
-          api == Api::kChat && body.find("max_completion_tokens") ? "max_completion_tokens" : "max_tokens",
-          "must be at least 1");
+      body.fail(api == ApiKind::kChatCompletions && body.find("max_completion_tokens")
+                    ? "max_completion_tokens"
+                    : "max_tokens",
+                "must be at least 1");
     } else {
       req.max_tokens = static_cast<uint32_t>(std::min<int64_t>(*max_tokens, 0xffffffffll));
     }
@@ -268,13 +269,14 @@ std::string render_kv_transfer_params(const KvTransferParams& p) {
   return bj::serialize(o);
 }
 
-std::string render_response(Api api, std::string_view id, int64_t created, std::string_view model,
+std::string render_response(ApiKind api, std::string_view id, int64_t created, std::string_view model,
                             std::string_view text, std::string_view finish_reason, const Usage& usage,
                             const std::optional<KvTransferParams>& kv) {
   std::string out;
   out.reserve(256 + text.size());
-  append_head(out, id, api == Api::kChat ? "chat.completion" : "text_completion", created, model);
-  if (api == Api::kChat) {
+  append_head(out, id, api == ApiKind::kChatCompletions ? "chat.completion" : "text_completion", created,
+              model);
+  if (api == ApiKind::kChatCompletions) {
     out += R"(,"choices":[{"index":0,"message":{"role":"assistant","content":)";
     append_json_string(out, text);
     out += R"(,"refusal":null,"tool_calls":[],"reasoning_content":null},"logprobs":null)";
@@ -300,11 +302,11 @@ std::string render_role_chunk(std::string_view id, int64_t created, std::string_
   return out;
 }
 
-std::string render_delta_chunk(Api api, std::string_view id, int64_t created, std::string_view model,
+std::string render_delta_chunk(ApiKind api, std::string_view id, int64_t created, std::string_view model,
                                std::string_view text, std::string_view finish_reason, const Usage* usage) {
   std::string out;
   out.reserve(160 + text.size());
-  if (api == Api::kChat) {
+  if (api == ApiKind::kChatCompletions) {
     append_head(out, id, "chat.completion.chunk", created, model);
     out += R"(,"choices":[{"index":0,"delta":{"content":)";
     append_json_string(out, text);
@@ -326,10 +328,11 @@ std::string render_delta_chunk(Api api, std::string_view id, int64_t created, st
   return out;
 }
 
-std::string render_usage_chunk(Api api, std::string_view id, int64_t created, std::string_view model,
+std::string render_usage_chunk(ApiKind api, std::string_view id, int64_t created, std::string_view model,
                                const Usage& usage) {
   std::string out;
-  append_head(out, id, api == Api::kChat ? "chat.completion.chunk" : "text_completion", created, model);
+  append_head(out, id, api == ApiKind::kChatCompletions ? "chat.completion.chunk" : "text_completion",
+              created, model);
   out += R"(,"choices":[],"usage":)";
   append_usage(out, usage);
   out += '}';

@@ -11,10 +11,11 @@
 
 #include "common/error.h"
 #include "sim/engine/tokenizer.h"
+#include "vllm/api.h"
 
 namespace llmd::sim {
 
-enum class Api { kCompletions, kChat };
+using vllm::ApiKind;
 
 // NixlConnector kv_transfer_params (kvcache.md §5.4).
 struct KvTransferParams {
@@ -29,7 +30,7 @@ struct KvTransferParams {
 };
 
 struct CompletionRequest {
-  Api api = Api::kCompletions;
+  ApiKind api = ApiKind::kCompletions;
   std::string model;
   // Exactly one of: text (a completion prompt or rendered chat), or token ids.
   std::string prompt_text;
@@ -44,7 +45,7 @@ struct CompletionRequest {
 };
 
 // Errors name the field (`messages[1].content: expected string or array, got number`).
-Result<CompletionRequest> parse_completion_request(std::string_view body, Api api);
+Result<CompletionRequest> parse_completion_request(std::string_view body, ApiKind api);
 
 // What a finished (or streaming) response reports.
 struct Usage {
@@ -60,16 +61,16 @@ std::string render_usage(const Usage& u);
 std::string render_kv_transfer_params(const KvTransferParams& p);
 
 // Whole (non-streamed) responses.
-std::string render_response(Api api, std::string_view id, int64_t created, std::string_view model,
+std::string render_response(ApiKind api, std::string_view id, int64_t created, std::string_view model,
                             std::string_view text, std::string_view finish_reason, const Usage& usage,
                             const std::optional<KvTransferParams>& kv);
 
 // SSE chunk payloads (without "data: "). `finish_reason` empty means null. `usage` non-null adds a
 // usage object (continuous_usage_stats).
 std::string render_role_chunk(std::string_view id, int64_t created, std::string_view model);
-std::string render_delta_chunk(Api api, std::string_view id, int64_t created, std::string_view model,
+std::string render_delta_chunk(ApiKind api, std::string_view id, int64_t created, std::string_view model,
                                std::string_view text, std::string_view finish_reason, const Usage* usage);
-std::string render_usage_chunk(Api api, std::string_view id, int64_t created, std::string_view model,
+std::string render_usage_chunk(ApiKind api, std::string_view id, int64_t created, std::string_view model,
                                const Usage& usage);
 
 }  // namespace llmd::sim

@@ -15,7 +15,7 @@ TEST(OpenAiTest, ParsesCompletionWithVllmExtras) {
           "ignore_eos":true,"cache_salt":"s1","temperature":0.5,
           "kv_transfer_params":{"do_remote_decode":true,"do_remote_prefill":false,"remote_engine_id":null,
                                 "remote_block_ids":null,"remote_host":null,"remote_port":null}})",
-      Api::kCompletions);
+      ApiKind::kCompletions);
   ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_EQ(r->model, "m");
   EXPECT_EQ(r->prompt_text, "hello");
@@ -30,13 +30,13 @@ TEST(OpenAiTest, ParsesCompletionWithVllmExtras) {
 }
 
 TEST(OpenAiTest, ParsesPromptShapes) {
-  auto tokens = parse_completion_request(R"({"model":"m","prompt":[1,2,3]})", Api::kCompletions);
+  auto tokens = parse_completion_request(R"({"model":"m","prompt":[1,2,3]})", ApiKind::kCompletions);
   ASSERT_TRUE(tokens.has_value());
   EXPECT_EQ(*tokens->prompt_tokens, (std::vector<uint32_t>{1, 2, 3}));
-  auto nested = parse_completion_request(R"({"model":"m","prompt":[[4,5]]})", Api::kCompletions);
+  auto nested = parse_completion_request(R"({"model":"m","prompt":[[4,5]]})", ApiKind::kCompletions);
   ASSERT_TRUE(nested.has_value());
   EXPECT_EQ(*nested->prompt_tokens, (std::vector<uint32_t>{4, 5}));
-  auto list = parse_completion_request(R"({"model":"m","prompt":["one"]})", Api::kCompletions);
+  auto list = parse_completion_request(R"({"model":"m","prompt":["one"]})", ApiKind::kCompletions);
   ASSERT_TRUE(list.has_value());
   EXPECT_EQ(list->prompt_text, "one");
 }
@@ -46,7 +46,7 @@ TEST(OpenAiTest, ParsesChatIntoTheTemplate) {
       R"({"model":"m","messages":[{"role":"system","content":"S"},
           {"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}],
           "max_completion_tokens":7,"max_tokens":3})",
-      Api::kChat);
+      ApiKind::kChatCompletions);
   ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_EQ(r->prompt_text,
             "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nab<|im_end|>\n<|im_start|>assistant\n");
@@ -56,22 +56,23 @@ TEST(OpenAiTest, ParsesChatIntoTheTemplate) {
 TEST(OpenAiTest, ErrorsNameTheField) {
   struct Case {
     const char* body;
-    Api api;
+    ApiKind api;
     const char* expect;
   };
   const Case cases[] = {
-      {R"({"prompt":"x"})", Api::kCompletions, "model"},
-      {R"({"model":"m","prompt":5})", Api::kCompletions, "prompt"},
-      {R"({"model":"m","prompt":"x","max_tokens":"many"})", Api::kCompletions, "max_tokens"},
-      {R"({"model":"m","prompt":"x","max_tokens":0})", Api::kCompletions, "max_tokens"},
-      {R"({"model":"m","prompt":"x","n":2})", Api::kCompletions, "n"},
-      {R"({"model":"m","prompt":[1,-2]})", Api::kCompletions, "prompt[1]"},
-      {R"({"model":"m","prompt":["a","b"]})", Api::kCompletions, "prompt"},
-      {R"({"model":"m","messages":[{"role":"user","content":3}]})", Api::kChat, "messages[0].content"},
-      {R"({"model":"m","messages":[{"content":"x"}]})", Api::kChat, "messages[0].role"},
-      {R"({"model":"m","prompt":"x","stream":"yes"})", Api::kCompletions, "stream"},
-      {R"({"model":"m","prompt":"x","temperature":"hot"})", Api::kCompletions, "temperature"},
-      {R"({"model":"m",)", Api::kCompletions, "invalid JSON"},
+      {R"({"prompt":"x"})", ApiKind::kCompletions, "model"},
+      {R"({"model":"m","prompt":5})", ApiKind::kCompletions, "prompt"},
+      {R"({"model":"m","prompt":"x","max_tokens":"many"})", ApiKind::kCompletions, "max_tokens"},
+      {R"({"model":"m","prompt":"x","max_tokens":0})", ApiKind::kCompletions, "max_tokens"},
+      {R"({"model":"m","prompt":"x","n":2})", ApiKind::kCompletions, "n"},
+      {R"({"model":"m","prompt":[1,-2]})", ApiKind::kCompletions, "prompt[1]"},
+      {R"({"model":"m","prompt":["a","b"]})", ApiKind::kCompletions, "prompt"},
+      {R"({"model":"m","messages":[{"role":"user","content":3}]})", ApiKind::kChatCompletions,
+       "messages[0].content"},
+      {R"({"model":"m","messages":[{"content":"x"}]})", ApiKind::kChatCompletions, "messages[0].role"},
+      {R"({"model":"m","prompt":"x","stream":"yes"})", ApiKind::kCompletions, "stream"},
+      {R"({"model":"m","prompt":"x","temperature":"hot"})", ApiKind::kCompletions, "temperature"},
+      {R"({"model":"m",)", ApiKind::kCompletions, "invalid JSON"},
   };
   for (const auto& c : cases) {
     auto r = parse_completion_request(c.body, c.api);
@@ -90,8 +91,8 @@ TEST(OpenAiTest, RendersVllmShapedResponses) {
   kv.remote_host = "h";
   kv.remote_port = 9;
   kv.tp_size = 1;
-  const auto v =
-      bj::parse(render_response(Api::kChat, "chatcmpl-1", 7, "m\"x", "hi\n", "length", {3, 2, 1}, kv));
+  const auto v = bj::parse(
+      render_response(ApiKind::kChatCompletions, "chatcmpl-1", 7, "m\"x", "hi\n", "length", {3, 2, 1}, kv));
   EXPECT_EQ(v.at("object"), "chat.completion");
   EXPECT_EQ(v.at("model"), "m\"x");
   EXPECT_EQ(v.at("choices").at(0).at("message").at("content"), "hi\n");
@@ -100,8 +101,8 @@ TEST(OpenAiTest, RendersVllmShapedResponses) {
   EXPECT_EQ(v.at("usage").at("prompt_tokens_details").at("cached_tokens"), 1);
   EXPECT_EQ(v.at("kv_transfer_params").at("remote_block_ids").at(1), 2);
   EXPECT_EQ(v.at("kv_transfer_params").at("do_remote_prefill"), true);
-  const auto c =
-      bj::parse(render_response(Api::kCompletions, "cmpl-1", 7, "m", "t", "stop", {1, 1, 0}, std::nullopt));
+  const auto c = bj::parse(
+      render_response(ApiKind::kCompletions, "cmpl-1", 7, "m", "t", "stop", {1, 1, 0}, std::nullopt));
   EXPECT_EQ(c.at("object"), "text_completion");
   EXPECT_EQ(c.at("choices").at(0).at("text"), "t");
   EXPECT_TRUE(c.at("kv_transfer_params").is_null());
@@ -111,15 +112,15 @@ TEST(OpenAiTest, RendersChunks) {
   const auto role = bj::parse(render_role_chunk("id", 1, "m"));
   EXPECT_EQ(role.at("choices").at(0).at("delta").at("role"), "assistant");
   EXPECT_EQ(role.at("choices").at(0).at("delta").at("content"), "");
-  const auto d = bj::parse(render_delta_chunk(Api::kChat, "id", 1, "m", "x", "", nullptr));
+  const auto d = bj::parse(render_delta_chunk(ApiKind::kChatCompletions, "id", 1, "m", "x", "", nullptr));
   EXPECT_EQ(d.at("object"), "chat.completion.chunk");
   EXPECT_TRUE(d.at("choices").at(0).at("finish_reason").is_null());
   EXPECT_FALSE(d.as_object().contains("usage"));
   Usage u{4, 2, 0};
-  const auto last = bj::parse(render_delta_chunk(Api::kCompletions, "id", 1, "m", "y", "length", &u));
+  const auto last = bj::parse(render_delta_chunk(ApiKind::kCompletions, "id", 1, "m", "y", "length", &u));
   EXPECT_EQ(last.at("choices").at(0).at("finish_reason"), "length");
   EXPECT_EQ(last.at("usage").at("completion_tokens"), 2);
-  const auto usage = bj::parse(render_usage_chunk(Api::kChat, "id", 1, "m", u));
+  const auto usage = bj::parse(render_usage_chunk(ApiKind::kChatCompletions, "id", 1, "m", u));
   EXPECT_TRUE(usage.at("choices").as_array().empty());
   EXPECT_EQ(usage.at("usage").at("prompt_tokens"), 4);
 }

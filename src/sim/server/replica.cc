@@ -689,7 +689,7 @@ std::optional<http::Response> Replica::injected_failure(const http::Request& req
                    "Injected error (X-Return-Error: " + std::to_string(status) + ")");
 }
 
-http::Awaitable<void> Replica::handle_completion(http::Request& req, http::Responder& res, Api api) {
+http::Awaitable<void> Replica::handle_completion(http::Request& req, http::Responder& res, ApiKind api) {
   if (clock_.now() < ready_at_) {
     co_await res.send(
         error_for(req, Status::service_unavailable, "The server is overloaded or not ready yet."));
@@ -715,14 +715,14 @@ http::Awaitable<void> Replica::handle_completion(http::Request& req, http::Respo
   RequestSpec spec;
   if (c.prompt_tokens) {
     spec.prompt = std::move(*c.prompt_tokens);
-  } else if (auto r = codec_->encode(c.prompt_text, api == Api::kCompletions, spec.prompt); !r) {
+  } else if (auto r = codec_->encode(c.prompt_text, api == ApiKind::kCompletions, spec.prompt); !r) {
     co_await res.send(error_for(req, Status::bad_request, r.error().message));
     co_return;
   }
   const uint32_t prompt_len = static_cast<uint32_t>(spec.prompt.size());
   auto rid = req.find("X-Request-Id");
   const std::string base_id = rid != req.end() ? std::string(rid->value()) : random_hex(id_rng_, 32);
-  const std::string id = (api == Api::kChat ? "chatcmpl-" : "cmpl-") + base_id;
+  const std::string id = (api == ApiKind::kChatCompletions ? "chatcmpl-" : "cmpl-") + base_id;
   spec.request_id = id;
   spec.max_tokens = c.max_tokens;
   spec.ignore_eos = c.ignore_eos;
@@ -778,7 +778,7 @@ http::Awaitable<void> Replica::handle_completion(http::Request& req, http::Respo
   Usage usage{prompt_len, 0, 0};
   std::string finish_reason;
   std::vector<uint32_t> held;
-  if (c.stream && api == Api::kChat) {
+  if (c.stream && api == ApiKind::kChatCompletions) {
     if (!co_await res.write_sse(render_role_chunk(id, created, c.model))) {
       abort();
       co_return;
@@ -929,10 +929,10 @@ http::Router Replica::make_router() {
   http::Router router;
   using http::Verb;
   router.add(Verb::post, "/v1/completions", [this](http::Request& req, http::Responder& res) {
-    return handle_completion(req, res, Api::kCompletions);
+    return handle_completion(req, res, ApiKind::kCompletions);
   });
   router.add(Verb::post, "/v1/chat/completions", [this](http::Request& req, http::Responder& res) {
-    return handle_completion(req, res, Api::kChat);
+    return handle_completion(req, res, ApiKind::kChatCompletions);
   });
   auto health = [this](http::Request& req, http::Responder& res) -> http::Awaitable<void> {
     http::Response out{clock_.now() < ready_at_ ? Status::service_unavailable : Status::ok, req.version()};

@@ -108,7 +108,7 @@ class Replica {
   // ---- HTTP worker thread ----
   void dispatch(std::vector<Delivery>& batch);
   http::Router make_router();
-  http::Awaitable<void> handle_completion(http::Request& req, http::Responder& res, Api api);
+  http::Awaitable<void> handle_completion(http::Request& req, http::Responder& res, ApiKind api);
   http::Awaitable<void> handle_control(http::Request& req, http::Responder& res, int kind);
   http::Awaitable<bool> next_deliveries(Stream& st, http::Responder& res, std::vector<Delivery>& out);
   uint64_t open_stream(std::shared_ptr<Stream>& st);

@@ -1,7 +1,7 @@
 #pragma once
 // `llmd sim`: runs N simulated vLLM replicas in one process (see docs/simulator.md).
 
-#include "cli/command.h"
+#include "common/command.h"
 
 namespace llmd::sim {
 

@@ -32,13 +32,13 @@ void decode(config::MapReader& m, TokenProducerParams& p) {
 void estimate_tokens(const LLMRequest& request, TokenizedPrompt& out) {
   out.owned.clear();
   switch (request.kind) {
-    case RequestKind::kCompletions:
+    case ApiKind::kCompletions:
       out.bytes = request.prompt;
       return;
-    case RequestKind::kOther:
+    case ApiKind::kOther:
       out.bytes = request.body_json;
       return;
-    case RequestKind::kChatCompletions:
+    case ApiKind::kChatCompletions:
       break;
   }
   std::string& bytes = out.owned;

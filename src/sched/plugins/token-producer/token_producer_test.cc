@@ -37,7 +37,7 @@ TEST(TokenProducerTest, CompletionsArePaddedLittleEndianWords) {
 
 TEST(TokenProducerTest, ChatConcatenatesToolsRolesAndText) {
   LLMRequest r;
-  r.kind = RequestKind::kChatCompletions;
+  r.kind = ApiKind::kChatCompletions;
   r.tools_json = "[]";
   r.messages = {{"user", {{ContentPart::Kind::kText, "hi"}}}, {"ai", {{ContentPart::Kind::kText, "yo"}}}};
   LLMRequest same;
@@ -47,7 +47,7 @@ TEST(TokenProducerTest, ChatConcatenatesToolsRolesAndText) {
 
 TEST(TokenProducerTest, MediaPartsBecomeAlignedPlaceholders) {
   LLMRequest r;
-  r.kind = RequestKind::kChatCompletions;
+  r.kind = ApiKind::kChatCompletions;
   const std::string url = "https://example.com/cat.png";
   r.messages = {{"user",
                  {{ContentPart::Kind::kText, "look"},
