@@ -377,28 +377,12 @@ std::optional<double> ObjectReader::optional_double(std::string_view key) {
   return std::nullopt;
 }
 
-double ObjectReader::required_double(std::string_view key) {
-  const boost::json::value* v = member(key, "number", true);
-  if (v == nullptr) return 0.0;
-  if (v->is_number()) return v->to_number<double>();
-  fail_at(key, type_problem("number", *v));
-  return 0.0;
-}
-
 std::optional<bool> ObjectReader::optional_bool(std::string_view key) {
   const boost::json::value* v = member(key, "boolean", false);
   if (v == nullptr) return std::nullopt;
   if (v->is_bool()) return v->get_bool();
   fail_at(key, type_problem("boolean", *v));
   return std::nullopt;
-}
-
-bool ObjectReader::required_bool(std::string_view key) {
-  const boost::json::value* v = member(key, "boolean", true);
-  if (v == nullptr) return false;
-  if (v->is_bool()) return v->get_bool();
-  fail_at(key, type_problem("boolean", *v));
-  return false;
 }
 
 ObjectReader ObjectReader::required_object(std::string_view key) {

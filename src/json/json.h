@@ -159,9 +159,7 @@ class ObjectReader {
   std::optional<std::string_view> optional_string(std::string_view key);
   int64_t required_int(std::string_view key);
   std::optional<int64_t> optional_int(std::string_view key);
-  double required_double(std::string_view key);
   std::optional<double> optional_double(std::string_view key);
-  bool required_bool(std::string_view key);
   std::optional<bool> optional_bool(std::string_view key);
   ObjectReader required_object(std::string_view key);
   ObjectReader optional_object(std::string_view key);

@@ -16,7 +16,7 @@
 #include "http/client.h"
 #include "json/json.h"
 #include "log/log.h"
-#include "sched/mpmc_queue.h"
+#include "common/mpmc_queue.h"
 #include "sim/server/kv_publisher.h"
 
 namespace llmd::sim {
@@ -54,7 +54,7 @@ struct Replica::Task {
 
 struct Replica::TaskQueue {
   explicit TaskQueue(size_t capacity) : q(capacity) {}
-  sched::MpmcQueue<Task> q;
+  MpmcQueue<Task> q;
 };
 
 struct Replica::Delivery {

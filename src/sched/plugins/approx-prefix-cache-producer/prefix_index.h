@@ -17,7 +17,7 @@
 
 #include "common/clock.h"
 #include "sched/endpoint.h"
-#include "sched/mpmc_queue.h"
+#include "common/mpmc_queue.h"
 #include "sched/snapshot_slot.h"
 
 namespace llmd::sched::plugins {

@@ -12,7 +12,7 @@
 #include <optional>
 #include <utility>
 
-namespace llmd::sched {
+namespace llmd {
 
 template <class T>
 class MpmcQueue {
@@ -84,4 +84,4 @@ class MpmcQueue {
   alignas(64) std::atomic<size_t> head_{0};
 };
 
-}  // namespace llmd::sched
+}  // namespace llmd
