@@ -8,12 +8,12 @@
 #include <string>
 #include <string_view>
 
-#include "router/discovery.h"
+#include "datalayer/discovery.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  const llmd::router::DiscoveryDefaults defaults;
-  auto file = llmd::router::parse_discovery(text, "fuzz.yaml", defaults);
+  const llmd::datalayer::DiscoveryDefaults defaults;
+  auto file = llmd::datalayer::parse_discovery(text, "fuzz.yaml", defaults);
   if (file) {
     std::set<std::string> ids;
     for (const auto& t : *file) {
@@ -23,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else if (file.error().code != llmd::ErrorCode::kConfig) {
     std::abort();
   }
-  auto flag = llmd::router::parse_endpoint_flag(text, defaults);
+  auto flag = llmd::datalayer::parse_endpoint_flag(text, defaults);
   if (flag) {
     if (flag->spec.address.empty() || flag->spec.port == 0 || flag->spec.id.empty()) std::abort();
   } else if (flag.error().code != llmd::ErrorCode::kConfig) {

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "router/request_fields.h"
+#include "epp/request_fields.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);
@@ -14,8 +14,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (auto kind : {llmd::vllm::ApiKind::kCompletions, llmd::vllm::ApiKind::kChatCompletions}) {
     llmd::sched::LLMRequest req;
     req.kind = kind;
-    llmd::router::RequestFields fields;
-    auto r = llmd::router::parse_request_fields(body, parser, req, fields);
+    llmd::epp::RequestFields fields;
+    auto r = llmd::epp::parse_request_fields(body, parser, req, fields);
     if (r) {
       if (req.model.empty() || req.estimated_tokens < 0) std::abort();
     } else {

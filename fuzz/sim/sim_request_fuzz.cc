@@ -12,7 +12,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace llmd::sim;
   const std::string_view in(reinterpret_cast<const char*>(data), size);
-  for (Api api : {Api::kCompletions, Api::kChat}) {
+  for (ApiKind api : {ApiKind::kCompletions, ApiKind::kChatCompletions}) {
     auto r = parse_completion_request(in, api);
     if (r && r->model.empty() && !in.empty() && in.find("\"model\"") == std::string_view::npos)
       __builtin_trap();

@@ -139,7 +139,7 @@ std::string type_problem(std::string_view expected, const Node& n) {
 // Go's time.ParseDuration grammar, non-negative: "300ms", "1.5h", "2h45m", "0".
 enum class DurationStatus { kOk, kInvalid, kUnknownUnit, kMissingUnit, kOverflow, kNegative };
 
-DurationStatus parse_duration(std::string_view s, int64_t& out) {
+DurationStatus parse_duration_ns(std::string_view s, int64_t& out) {
   constexpr uint64_t kMax = static_cast<uint64_t>(INT64_MAX);
   bool negative = false;
   if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
@@ -207,6 +207,24 @@ DurationStatus parse_duration(std::string_view s, int64_t& out) {
   if (negative && total != 0) return DurationStatus::kNegative;
   out = static_cast<int64_t>(total);
   return DurationStatus::kOk;
+}
+
+std::string duration_problem(DurationStatus status, std::string_view s) {
+  switch (status) {
+    case DurationStatus::kOk:
+      break;
+    case DurationStatus::kInvalid:
+      return fmt::format("invalid duration \"{}\"", s);
+    case DurationStatus::kMissingUnit:
+      return fmt::format("missing unit in duration \"{}\" (units: ns, us, ms, s, m, h)", s);
+    case DurationStatus::kUnknownUnit:
+      return fmt::format("unknown unit in duration \"{}\" (units: ns, us, ms, s, m, h)", s);
+    case DurationStatus::kOverflow:
+      return fmt::format("duration \"{}\" out of range", s);
+    case DurationStatus::kNegative:
+      return fmt::format("duration \"{}\" must not be negative", s);
+  }
+  return {};
 }
 
 // yaml-cpp 0.7's LoadAll can loop forever on some malformed input (its parser keeps reporting
@@ -509,26 +527,17 @@ bool Decoder::to_duration_ns(const Node& n, int64_t& out) {
     return false;
   }
   const std::string& s = n.yaml().Scalar();
-  switch (parse_duration(s, out)) {
-    case DurationStatus::kOk:
-      return true;
-    case DurationStatus::kInvalid:
-      error(n, fmt::format("invalid duration \"{}\"", s));
-      break;
-    case DurationStatus::kMissingUnit:
-      error(n, fmt::format("missing unit in duration \"{}\" (units: ns, us, ms, s, m, h)", s));
-      break;
-    case DurationStatus::kUnknownUnit:
-      error(n, fmt::format("unknown unit in duration \"{}\" (units: ns, us, ms, s, m, h)", s));
-      break;
-    case DurationStatus::kOverflow:
-      error(n, fmt::format("duration \"{}\" out of range", s));
-      break;
-    case DurationStatus::kNegative:
-      error(n, fmt::format("duration \"{}\" must not be negative", s));
-      break;
-  }
+  const DurationStatus status = parse_duration_ns(s, out);
+  if (status == DurationStatus::kOk) return true;
+  error(n, duration_problem(status, s));
   return false;
+}
+
+Result<Nanos> parse_duration(std::string_view text) {
+  int64_t ns = 0;
+  const DurationStatus status = parse_duration_ns(text, ns);
+  if (status != DurationStatus::kOk) return make_error(ErrorCode::kConfig, duration_problem(status, text));
+  return Nanos(ns);
 }
 
 bool Decoder::to_json(const Node& n, boost::json::value& out) { return to_json_at(n, out, 0); }

@@ -79,6 +79,7 @@
 #include <boost/json/value.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 
 namespace llmd::config {
@@ -130,6 +131,10 @@ Result<Node> parse(std::string_view text, std::string_view source_name = "<confi
                    std::size_t max_bytes = kDefaultMaxBytes);
 // Reads and parses a file; the source name in messages is the path. Unreadable files are kIo.
 Result<Node> load_file(const std::string& path, std::size_t max_bytes = kDefaultMaxBytes);
+
+// A Go-style duration ("50ms", "1m30s", "1.5h", "0"; units ns, us, ms, s, m, h), not negative, as
+// files spell them: for flags, so that flags and files agree. kConfig naming the problem.
+Result<Nanos> parse_duration(std::string_view text);
 
 template <class E>
 struct EnumName {

@@ -668,5 +668,18 @@ TEST(ConfigLimits, DeepNestingToJson) {
   EXPECT_NE(j.error().message.find("nested deeper than 256 levels"), std::string::npos);
 }
 
+TEST(ParseDuration, FlagsSpellDurationsAsFilesDo) {
+  EXPECT_EQ(*parse_duration("50ms"), std::chrono::milliseconds(50));
+  EXPECT_EQ(*parse_duration("1m30s"), std::chrono::seconds(90));
+  EXPECT_EQ(*parse_duration("1.5h"), std::chrono::minutes(90));
+  EXPECT_EQ(*parse_duration("0"), Nanos(0));
+  for (const char* bad : {"", "5", "5parsecs", "-1s", "99999999999h"}) {
+    auto r = parse_duration(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::kConfig);
+    EXPECT_NE(r.error().message.find("duration"), std::string::npos) << r.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace llmd::config

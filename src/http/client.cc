@@ -1,5 +1,7 @@
 #include "http/client.h"
 
+#include "common/host_port.h"
+
 #include <array>
 #include <cerrno>
 #include <optional>
@@ -295,7 +297,7 @@ Error Client::Impl::fail(const ConnPtr& c, const beast::error_code& ec, bool can
                          const Upstream& up) {
   const bool timed_out = c->timed_out;
   close_conn(c);
-  const std::string where = " (" + up.host + ":" + std::to_string(up.port) + ")";
+  const std::string where = " (" + host_port(up.host, up.port) + ")";
   if (timed_out) {
     ++stats.timeouts;
     return make_error(ErrorCode::kTimeout, std::string(what) + " timed out" + where);
@@ -349,7 +351,7 @@ Awaitable<Result<ConnPtr>> Client::Impl::connect(const Upstream& up) {
   }
   const bool timed_out = c->timed_out;
   close_conn(c);
-  const std::string where = up.host + ":" + std::to_string(up.port);
+  const std::string where = host_port(up.host, up.port);
   if (!timed_out && (cancelled || ec == asio::error::operation_aborted)) {
     ++stats.cancellations;
     co_return make_error(ErrorCode::kCancelled, "connect to " + where + " cancelled");

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "common/host_port.h"
 #include "common/error.h"
 #include "http/types.h"
 
@@ -18,7 +19,7 @@ namespace llmd::http {
 struct Upstream {
   std::string host;  // IP address or name
   uint16_t port = 0;
-  std::string key() const { return host + ":" + std::to_string(port); }
+  std::string key() const { return host_port(host, port); }
 };
 
 struct ClientOptions {

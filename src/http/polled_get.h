@@ -20,6 +20,8 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include "common/clock.h"
+
 namespace llmd::http {
 
 // Incremental reader of one HTTP/1.x response: the status and the body; the fields are only
@@ -83,7 +85,8 @@ struct PolledGetStats {
 
 class PolledGet {
  public:
-  using TimePoint = std::chrono::steady_clock::time_point;
+  // The caller's Clock::now(): deadlines follow the clock the caller schedules its passes by.
+  using TimePoint = Nanos;
   enum class Step { kPending, kDone, kFailed };
 
   // `peers` are tried in order when connecting (a resolved name's addresses); `host` is the Host

@@ -135,7 +135,7 @@ const std::string kHello = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
 // Polls until the exchange ends (bounded, so a broken one fails the test instead of hanging it).
 Step finish(PolledGet& g) {
   for (int i = 0; i < 5000; ++i) {
-    const Step s = g.poll(std::chrono::steady_clock::now());
+    const Step s = g.poll(SystemClock::instance().now());
     if (s != Step::kPending) return s;
     std::this_thread::sleep_for(1ms);
   }
@@ -143,7 +143,7 @@ Step finish(PolledGet& g) {
 }
 
 Step exchange(PolledGet& g) {
-  const Step s = g.start(std::chrono::steady_clock::now());
+  const Step s = g.start(SystemClock::instance().now());
   return s == Step::kPending ? finish(g) : s;
 }
 
@@ -230,7 +230,7 @@ TEST(PolledGet, AnAnswerThatDoesNotComeTimesOut) {
   PolledGetOptions o;
   o.timeout = 1s;
   PolledGet g({server.endpoint()}, "h", "/m", o);
-  const auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = SystemClock::instance().now();
   ASSERT_EQ(g.start(t0), Step::kPending);
   // The request reaches the server (so the exchange is waiting for the answer, not connecting).
   for (int i = 0; i < 5000 && server.requests().empty(); ++i) {
@@ -276,7 +276,7 @@ TEST(PolledGet, BadAnswersFailAndCloseTheConnection) {
 TEST(PolledGet, RefusesToSendAnUnsendableTarget) {
   ScriptedServer server([](int, int) { return kHello; });
   PolledGet g({server.endpoint()}, "h", "/m HTTP/1.1\r\nX-Evil: 1");
-  EXPECT_EQ(g.start(std::chrono::steady_clock::now()), Step::kFailed);
+  EXPECT_EQ(g.start(SystemClock::instance().now()), Step::kFailed);
   EXPECT_TRUE(server.requests().empty());
 }
 

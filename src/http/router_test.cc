@@ -27,6 +27,8 @@ class FakeResponder final : public Responder {
   bool started() const override { return sent.has_value(); }
   bool client_gone() const override { return false; }
   const std::string& peer() const override { return peer_; }
+  unsigned worker() const override { return 0; }
+  void abort() override {}
 
   std::optional<Response> sent;
 

@@ -30,6 +30,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include "common/host_port.h"
 #include "common/signals.h"
 #include "http/poll_window.h"
 #include "http/request_parser.h"
@@ -56,7 +57,6 @@ constexpr std::chrono::milliseconds kLingerTime{2'000};
 // After the drain deadline, cut connections get this long to unwind before the worker stops.
 constexpr std::chrono::milliseconds kKillGrace{1'000};
 
-thread_local int tl_worker = -1;
 
 }  // namespace
 
@@ -285,6 +285,8 @@ class Connection final : public Responder, public std::enable_shared_from_this<C
   bool started() const override { return started_; }
   bool client_gone() const override { return client_gone_; }
   const std::string& peer() const override;
+  unsigned worker() const override { return worker_.index; }
+  void abort() override { aborted_ = true; }
 
   Connection* prev = nullptr;
   Connection* next = nullptr;
@@ -348,6 +350,7 @@ class Connection final : public Responder, public std::enable_shared_from_this<C
   bool streaming_ = false;
   bool chunked_ = false;
   bool finished_ = false;
+  bool aborted_ = false;  // abort(): the connection closes after the handler
 
   // Output: `out_` is scratch for a response head; stream bytes queue in `pending_` while `inflight_`
   // is being written, then the two swap (both keep their capacity across requests).
@@ -362,7 +365,7 @@ const std::string& Connection::peer() const {
   if (peer_.empty()) {
     beast::error_code ec;
     const auto ep = sock_.remote_endpoint(ec);
-    peer_ = ec ? std::string("unknown") : ep.address().to_string() + ":" + std::to_string(ep.port());
+    peer_ = ec ? std::string("unknown") : host_port(ep.address().to_string(), ep.port());
   }
   return peer_;
 }
@@ -484,6 +487,7 @@ void Connection::begin_request(const Request& req) {
   head_only_ = req.method() == Verb::head;
   keep_alive_ = req_keep_alive_;
   started_ = streaming_ = chunked_ = finished_ = false;
+  aborted_ = false;
   watch_blocked_ = false;
   write_timed_out_ = false;
 }
@@ -515,7 +519,7 @@ asio::awaitable<void> Connection::serve() {
       }
     }
     disarm_watch();
-    if (dead()) co_return;
+    if (dead() || aborted_) co_return;  // an aborted response is cut, never completed
     if (!started_) {
       keep_alive_ = false;
       co_await send(error_response(Status::internal_server_error,
@@ -1014,7 +1018,7 @@ Result<void> Server::start() {
     if (!ec) a.bind(endpoint, ec);
     if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      const std::string where = endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+      const std::string where = host_port(endpoint.address().to_string(), endpoint.port());
       for (auto& other : im.workers) other->acceptor.reset();
       return make_error(ErrorCode::kIo, "cannot listen on " + where + ": " + ec.message());
     }
@@ -1035,7 +1039,6 @@ Result<void> Server::start() {
   for (auto& w : im.workers) {
     Worker* wp = w.get();
     w->thread = std::thread([wp, &im] {
-      tl_worker = static_cast<int>(wp->index);
       for (;;) {
         try {
           run_worker(*wp->ioc, im.shared.options.busy_poll, wp->counters);
@@ -1045,7 +1048,6 @@ Result<void> Server::start() {
                      log::kv("what", e.what()));
         }
       }
-      tl_worker = -1;
       im.on_worker_stopped();
     });
   }
@@ -1130,6 +1132,5 @@ ServerStats Server::stats() const {
   return s;
 }
 
-int current_worker() { return tl_worker; }
 
 }  // namespace llmd::http

@@ -64,7 +64,7 @@ class Responder {
   // starts a 200 text/event-stream response.
   virtual Awaitable<bool> write_sse(std::string_view data) = 0;
   // Ends the stream and waits until every byte has been handed to the socket. A handler that
-  // returns mid-stream gets this done for it (unless it threw: then the stream is cut).
+  // returns mid-stream gets this done for it (unless it called abort() or threw: then the stream is cut).
   virtual Awaitable<bool> finish() = 0;
   // True once a response (or stream head) has been sent: bytes have reached the client.
   virtual bool started() const = 0;
@@ -72,6 +72,13 @@ class Responder {
   virtual bool client_gone() const = 0;
   // The remote address "ip:port".
   virtual const std::string& peer() const = 0;
+  // Index of the server worker running the handler (0 .. Server::worker_count() - 1), for per-worker
+  // state (connection pools, counters) kept in a vector indexed by worker.
+  virtual unsigned worker() const = 0;
+  // Ends the response abnormally: once the handler returns, the connection is closed without the
+  // stream's final chunk (or, before anything was sent, without a response), so the client sees the
+  // truncation instead of a complete answer. For a proxy whose upstream failed mid-response.
+  virtual void abort() = 0;
 };
 
 // A handler runs on the worker thread that accepted the connection. It is cancelled (asio terminal
@@ -157,9 +164,5 @@ class Server {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-
-// Index of the server worker running on this thread, or -1 off worker threads. Lets components
-// keep per-worker state (connection pools, counters) in a vector indexed by worker.
-int current_worker();
 
 }  // namespace llmd::http

@@ -141,11 +141,16 @@ std::string_view WireHead::find(std::string_view name) const {
   return found;
 }
 
-std::string openai_error_body(Status status, std::string_view message, std::string_view type) {
+std::string openai_error_body(Status status, std::string_view message, std::string_view type,
+                              std::string_view param) {
   boost::json::object error;
   error["message"] = message;
   error["type"] = type.empty() ? default_error_type(status) : type;
-  error["param"] = nullptr;
+  if (param.empty()) {
+    error["param"] = nullptr;
+  } else {
+    error["param"] = param;
+  }
   error["code"] = static_cast<int>(status);
   boost::json::object root;
   root["error"] = std::move(error);

@@ -75,9 +75,11 @@ class WireHead {
   bool has_length_ = false;
 };
 
-// OpenAI-style error body: {"error":{"message":..,"type":..,"param":null,"code":<status>}}.
-// `type` defaults from the status (BadRequestError, NotFoundError, ...).
-std::string openai_error_body(Status status, std::string_view message, std::string_view type = {});
+// OpenAI-style error body: {"error":{"message":..,"type":..,"param":..,"code":<status>}}.
+// `type` defaults from the status (BadRequestError, NotFoundError, ...); `param`, the offending
+// request field's path, is null when empty.
+std::string openai_error_body(Status status, std::string_view message, std::string_view type = {},
+                              std::string_view param = {});
 
 // A complete JSON response with keep-alive matching the request.
 Response json_response(Status status, std::string body, unsigned version = 11, bool keep_alive = true);

@@ -4,17 +4,23 @@
 #include <atomic>
 #include <charconv>
 #include <optional>
-#include <stdexcept>
 
-#include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
 #include "http/sse.h"
 #include "log/log.h"
-#include "router/request_fields.h"
+#include "epp/request_fields.h"
+#include "epp/request_id.h"
 
 namespace llmd::router {
+
+using epp::kDroppedReasonHeader;
+using epp::kInternalHeaders;
+using epp::kRequestIdHeader;
+using epp::kServedHeader;
+using epp::RequestError;
+using epp::RequestFields;
+using epp::RequestSeries;
 
 namespace {
 
@@ -40,18 +46,6 @@ bool must_strip(const http::Request::value_type& f) {
   }
 }
 
-std::string error_body(Status status, std::string_view message, std::string_view param) {
-  if (param.empty()) return http::openai_error_body(status, message);
-  boost::json::object error;
-  error["message"] = message;
-  error["type"] = "BadRequestError";
-  error["param"] = param;
-  error["code"] = static_cast<int>(status);
-  boost::json::object root;
-  root["error"] = std::move(error);
-  return boost::json::serialize(root);
-}
-
 // Header names are ASCII; std::tolower would consult the locale per character.
 constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
 
@@ -61,7 +55,7 @@ constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<c
 http::Awaitable<void> send_error(http::Responder& res, Status status, std::string_view message,
                                  std::string_view param, std::string_view reason,
                                  const std::string& request_id, unsigned version, bool keep_alive) {
-  http::Response reply = http::json_response(status, error_body(status, message, param), version, keep_alive);
+  http::Response reply = http::json_response(status, http::openai_error_body(status, message, {}, param), version, keep_alive);
   if (!reason.empty()) reply.set(kDroppedReasonHeader, reason);
   if (!request_id.empty()) reply.set(kRequestIdHeader, request_id);
   co_await res.send(std::move(reply));
@@ -97,41 +91,18 @@ void read_usage(std::string_view json_text, sched::ResponseCompletion& c) {
   if (auto v = int_after_key(usage, "\"completion_tokens\""); v && *v >= 0) c.completion_tokens = *v;
 }
 
-// Position of `chosen` among the decision's candidates (the snapshot's endpoints, in order, restricted
-// to the subset when one was used): the index producers key their per-candidate data by.
-uint32_t candidate_index(const sched::EndpointSnapshot& snap, const sched::Endpoint* chosen,
-                         const std::vector<std::string>* subset) {
-  uint32_t i = 0;
-  for (const auto& e : snap.endpoints) {
-    if (e.get() == chosen) return i;
-    if (subset != nullptr && std::find(subset->begin(), subset->end(), e->host_port) == subset->end())
-      continue;
-    ++i;
+// The OpenAI list of the models the ready endpoints serve.
+std::string models_list_body(const datalayer::ModelIndex& models) {
+  std::string body = R"({"object":"list","data":[)";
+  for (size_t i = 0; i < models.objects.size(); ++i) {
+    if (i > 0) body.push_back(',');
+    body.append(models.objects[i]);
   }
-  return UINT32_MAX;
+  body.append("]}");
+  return body;
 }
 
 }  // namespace
-
-void make_request_id(Rng& rng, std::string& out) {
-  const uint64_t hi = (rng() & 0xffffffffffff0fffull) | 0x0000000000004000ull;  // version 4
-  const uint64_t lo = (rng() & 0x3fffffffffffffffull) | 0x8000000000000000ull;  // RFC 4122 variant
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.assign(36, '-');
-  size_t pos = 0;
-  auto put = [&](uint64_t v, int nibbles) {
-    for (int i = nibbles - 1; i >= 0; --i) out[pos++] = kHex[(v >> (4 * i)) & 0xf];
-  };
-  put(hi >> 32, 8);
-  ++pos;
-  put((hi >> 16) & 0xffff, 4);
-  ++pos;
-  put(hi & 0xffff, 4);
-  ++pos;
-  put(lo >> 48, 4);
-  ++pos;
-  put(lo & 0xffffffffffffull, 12);
-}
 
 // One scheduled attempt: owns the decision and reports its completion to the response hooks exactly
 // once, also when the handler ends by an error, a disconnect or cancellation.
@@ -233,11 +204,13 @@ class Gateway::StateLease {
 };
 
 struct Gateway::Worker {
-  Worker(http::asio::any_io_executor ex, const http::ClientOptions& o, uint64_t seed)
-      : client(ex, o), rng(seed), states(std::make_shared<StatePool>()) {}
+  Worker(unsigned i, http::asio::any_io_executor ex, const http::ClientOptions& o, uint64_t seed)
+      : index(i), client(ex, o), rng(seed), request_ids(rng), states(std::make_shared<StatePool>()) {}
+  unsigned index;
   http::Client client;
   json::Parser parser;
   Rng rng;
+  epp::RequestIdGenerator request_ids;  // draws from rng
   std::shared_ptr<StatePool> states;
   std::atomic<uint64_t> connect_retries{0};
   std::atomic<uint64_t> upstream_failures{0};
@@ -261,12 +234,12 @@ void Gateway::strip_and_take_request_id(Worker& w, http::Request& req, std::stri
     ++it;
   }
   if (found) return;
-  make_request_id(w.rng, id);
+  w.request_ids.next(id);
   req.set(kRequestIdHeader, id);
 }
 
-Gateway::Gateway(const sched::Scheduler& scheduler, const sched::EndpointStore& store, const DataLayer& data,
-                 EppMetrics& metrics, const Clock& clock, GatewayOptions options)
+Gateway::Gateway(const sched::Scheduler& scheduler, const sched::EndpointStore& store,
+                 const datalayer::DataLayer& data, epp::EppMetrics& metrics, const Clock& clock, GatewayOptions options)
     : scheduler_(scheduler),
       store_(store),
       data_(data),
@@ -285,16 +258,15 @@ void Gateway::bind(http::Server& server) {
   co.max_idle_per_upstream = options_.max_idle_per_upstream;
   workers_.clear();
   for (unsigned i = 0; i < server.worker_count(); ++i) {
-    workers_.push_back(std::make_unique<Worker>(server.worker_executor(i), co, options_.seed + i));
+    workers_.push_back(std::make_unique<Worker>(i, server.worker_executor(i), co, options_.seed + i));
   }
 }
 
 void Gateway::unbind() { workers_.clear(); }
 
-Gateway::Worker& Gateway::worker() {
-  const int w = http::current_worker();
+Gateway::Worker& Gateway::worker(const http::Responder& res) {
   // Handlers only run on the server's workers, and bind() made one Worker per worker.
-  return *workers_.at(static_cast<size_t>(w < 0 ? 0 : w));
+  return *workers_[res.worker()];
 }
 
 GatewayStats Gateway::stats() const {
@@ -325,7 +297,7 @@ void Gateway::add_routes(http::Router& router) {
 // returns holds only what crosses an await.
 http::Awaitable<void> Gateway::handle_inference(http::Request& req, http::Responder& res,
                                                 vllm::ApiKind kind) {
-  Worker& w = worker();
+  Worker& w = worker(res);
   StateLease lease(w.states);
   RequestState& s = *lease;
   ForwardContext& ctx = s.ctx;
@@ -337,8 +309,8 @@ http::Awaitable<void> Gateway::handle_inference(http::Request& req, http::Respon
 
   lr.kind = kind;
   lr.request_id = ctx.request_id;
-  if (auto r = parse_request_fields(req.body(), w.parser, lr, s.fields); !r) {
-    RequestSeries& series = metrics_.series(lr.model, lr.model);
+  if (auto r = epp::parse_request_fields(req.body(), w.parser, lr, s.fields); !r) {
+    RequestSeries& series = metrics_.series(w.index, lr.model, lr.model);
     series.total->inc();
     metrics_.count_error(series, RequestError::kBadRequest);
     s.error_status =
@@ -348,7 +320,7 @@ http::Awaitable<void> Gateway::handle_inference(http::Request& req, http::Respon
   }
   // Names keep their case: lookups (sched::find_header) ignore it.
   for (const auto& f : req) lr.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-  ctx.series = &metrics_.series(lr.model, lr.effective_model());
+  ctx.series = &metrics_.series(w.index, lr.model, lr.effective_model());
   ctx.series->total->inc();
   ctx.stream = s.fields.stream;
 
@@ -406,9 +378,6 @@ bool Gateway::schedule_attempt(Worker& w, http::Request& req, RequestState& s, i
     s.error_message = "scheduling produced no target endpoint";
     return false;
   }
-  metrics_.observe_prefix_hit(
-      ex.result, *ctx.endpoint,
-      candidate_index(*ex.result.snapshot, ctx.endpoint, s.use_subset ? &s.subset : nullptr));
   for (const auto& name : s.previous_headers) req.erase(name);
   s.previous_headers.clear();
   for (const auto& [name, value] : ex.result.request_headers) {
@@ -464,11 +433,11 @@ http::Awaitable<void> Gateway::handle_models(http::Request& req, http::Responder
     co_await handle_passthrough(req, res);
     co_return;
   }
-  co_await res.send(http::json_response(Status::ok, models->list_body, req.version(), req.keep_alive()));
+  co_await res.send(http::json_response(Status::ok, models_list_body(*models), req.version(), req.keep_alive()));
 }
 
 http::Awaitable<void> Gateway::handle_passthrough(http::Request& req, http::Responder& res) {
-  Worker& w = worker();
+  Worker& w = worker(res);
   StateLease lease(w.states);
   RequestState& s = *lease;
   ForwardContext& ctx = s.ctx;
@@ -622,9 +591,9 @@ http::Awaitable<Gateway::Forwarded> Gateway::forward(Worker& w, http::Request& r
     log::warn("upstream failed", log::kv("endpoint", ctx.endpoint->id), log::kv("request_id", ctx.request_id),
               log::kv("error", outcome.error().message));
     if (res.started()) {
-      // Bytes already reached the client: cut the stream so the truncation is visible to it (a handler
-      // that throws has its connection closed without the final chunk).
-      throw std::runtime_error("upstream failed mid-response: " + outcome.error().message);
+      // Bytes already reached the client: cut the stream so the truncation is visible to it.
+      res.abort();
+      co_return Forwarded::kDone;
     }
     if (ctx.series != nullptr) metrics_.count_error(*ctx.series, RequestError::kModelServerError);
     s.error_status =

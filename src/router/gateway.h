@@ -1,11 +1,11 @@
 #pragma once
 // The router's data plane: an OpenAI-compatible HTTP/1.1 reverse proxy in front of the endpoints.
-//   POST /v1/completions, /v1/chat/completions  scheduled (scheduler.md §1.2), body bytes forwarded as
+//   POST /v1/completions, /v1/chat/completions  scheduled (llm-d's request flow), body bytes forwarded as
 //   received GET  /v1/models                             the ready endpoints' model lists, merged anything
 //   else                               a uniformly random ready endpoint
 // Streams pass through chunk by chunk; a failed connect is retried on another endpoint (never once a
 // byte has reached the client); a client disconnect cancels the upstream exchange. Errors are OpenAI
-// JSON with x-llm-d-request-dropped-reason where llm-d sets one (§2.6).
+// JSON with x-llm-d-request-dropped-reason where llm-d's EPP sets one (rejected-no-endpoints, rejected-saturated).
 
 #include <chrono>
 #include <cstdint>
@@ -18,21 +18,12 @@
 #include "http/client.h"
 #include "http/server.h"
 #include "json/json.h"
-#include "router/data_layer.h"
-#include "router/epp_metrics.h"
+#include "datalayer/data_layer.h"
+#include "epp/epp_metrics.h"
+#include "epp/headers.h"
 #include "sched/scheduler.h"
 
 namespace llmd::router {
-
-// Headers only the gateway may set. Clients' copies are removed before forwarding (the Go EPP keeps
-// them; llmd is stricter so that a client cannot steer P/D or endpoint selection).
-inline constexpr std::string_view kInternalHeaders[] = {
-    "x-prefiller-host-port",     "x-gateway-destination-endpoint", "x-gateway-destination-endpoint-served",
-    "x-data-parallel-host-port", "x-encoder-hosts-ports",          "x-kv-cache-source-host-port",
-};
-inline constexpr std::string_view kRequestIdHeader = "x-request-id";
-inline constexpr std::string_view kServedHeader = "x-gateway-destination-endpoint-served";
-inline constexpr std::string_view kDroppedReasonHeader = "x-llm-d-request-dropped-reason";
 
 struct GatewayOptions {
   std::chrono::milliseconds connect_timeout{2'000};
@@ -57,8 +48,8 @@ struct GatewayStats {
 
 class Gateway {
  public:
-  Gateway(const sched::Scheduler& scheduler, const sched::EndpointStore& store, const DataLayer& data,
-          EppMetrics& metrics, const Clock& clock, GatewayOptions options = {});
+  Gateway(const sched::Scheduler& scheduler, const sched::EndpointStore& store,
+          const datalayer::DataLayer& data, epp::EppMetrics& metrics, const Clock& clock, GatewayOptions options = {});
   ~Gateway();
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
@@ -83,7 +74,7 @@ class Gateway {
   enum class Forwarded { kDone, kConnectFailed };
 
  private:
-  Worker& worker();
+  Worker& worker(const http::Responder& res);
   void strip_and_take_request_id(Worker& w, http::Request& req, std::string& id);
   // Sends `req` to s.ctx.endpoint and relays the answer. Every outcome but a connect failure (which
   // the caller may retry elsewhere, its error in s.connect_error) is fully handled: relayed, turned
@@ -107,14 +98,11 @@ class Gateway {
 
   const sched::Scheduler& scheduler_;
   const sched::EndpointStore& store_;
-  const DataLayer& data_;
-  EppMetrics& metrics_;
+  const datalayer::DataLayer& data_;
+  epp::EppMetrics& metrics_;
   const Clock& clock_;
   const GatewayOptions options_;
   std::vector<std::unique_ptr<Worker>> workers_;
 };
-
-// A version-4 UUID from `rng` (request ids), written into `out`.
-void make_request_id(Rng& rng, std::string& out);
 
 }  // namespace llmd::router

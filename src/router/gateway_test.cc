@@ -11,18 +11,23 @@
 #include <gtest/gtest.h>
 
 #include "common/testing/refused_port.h"
-#include "router/admin.h"
-#include "router/testing/fake_upstream.h"
-#include "router/testing/http_call.h"
+#include "epp/admin.h"
+#include "http/testing/fake_upstream.h"
+#include "http/testing/http_call.h"
 #include "sched/builtin_plugins.h"
 #include "sched/picker_config.h"
 
 namespace llmd::router {
 namespace {
 
-using testing::FakeUpstream;
-using testing::http_call;
-using testing::HttpReply;
+using datalayer::DataLayer;
+using datalayer::EndpointTarget;
+using epp::AdminContext;
+using epp::EppMetrics;
+
+using http::testing::FakeUpstream;
+using http::testing::http_call;
+using http::testing::HttpReply;
 
 bool eventually(const std::function<bool()>& pred,
                 std::chrono::milliseconds deadline = std::chrono::seconds(20)) {
@@ -107,7 +112,7 @@ class GatewayTest : public ::testing::Test {
  protected:
   void SetUp() override {
     for (auto* u : {&a_, &b_}) {
-      u->set_metrics(testing::vllm_metrics_page(0, 0, 0));
+      u->set_metrics(http::testing::vllm_metrics_page(0, 0, 0));
       ASSERT_TRUE(u->start());
     }
   }
@@ -329,7 +334,7 @@ plugins:
 )");
   r.apply({target("a", a_.port())}, 1);
   HttpReply partial =
-      testing::http_call_and_hang_up(r.port(), "/v1/completions", completion("x", true),
+      http::testing::http_call_and_hang_up(r.port(), "/v1/completions", completion("x", true),
                                      {{"x-fake-chunks", "100"}, {"x-fake-chunk-gap-ms", "20"}}, 10);
   EXPECT_EQ(partial.status, 200) << partial.error;
   ASSERT_TRUE(eventually([&] { return a_.cancelled() == 1; }));

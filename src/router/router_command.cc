@@ -15,10 +15,10 @@
 #include "http/server.h"
 #include "http/tick_loop.h"
 #include "log/log.h"
-#include "router/admin.h"
-#include "router/data_layer.h"
-#include "router/discovery.h"
-#include "router/epp_metrics.h"
+#include "epp/admin.h"
+#include "datalayer/data_layer.h"
+#include "datalayer/discovery.h"
+#include "epp/epp_metrics.h"
 #include "router/gateway.h"
 #include "sched/builtin_plugins.h"
 #include "sched/picker_config.h"
@@ -27,6 +27,14 @@
 namespace llmd::router {
 
 namespace {
+
+using datalayer::DataLayer;
+using datalayer::DataLayerOptions;
+using datalayer::DiscoveryDefaults;
+using datalayer::DiscoveryWatcher;
+using datalayer::EndpointTarget;
+using epp::AdminContext;
+using epp::EppMetrics;
 
 struct RouterOptions {
   std::string host = "0.0.0.0";
@@ -55,16 +63,14 @@ struct RouterOptions {
   bool scrape_by_name = true;
 };
 
-// Go-style durations ("50ms", "1m30s"), decoded by the config library so flags and files agree.
+// A duration flag, spelled as in config files ("50ms", "1m30s").
 Result<Nanos> parse_duration(std::string_view flag, const std::string& text) {
-  auto node = config::parse(fmt::format("\"{}\"", text), flag);
-  int64_t ns = 0;
-  config::Decoder d;
-  if (!node || !d.to_duration_ns(*node, ns)) {
+  auto d = config::parse_duration(text);
+  if (!d) {
     return make_error(ErrorCode::kConfig,
                       fmt::format("{}: \"{}\" is not a duration such as 50ms or 2s", flag, text));
   }
-  return Nanos(ns);
+  return d;
 }
 
 Result<std::string> read_text_file(const std::string& path) {
@@ -75,6 +81,137 @@ Result<std::string> read_text_file(const std::string& path) {
   return ss.str();
 }
 
+// The duration flags, parsed and checked.
+struct RouterTimes {
+  Nanos interval, staleness, scrape_timeout, models_interval, discovery_poll, connect_timeout,
+      upstream_timeout, busy_poll, scrape_tick;
+};
+
+Result<RouterTimes> parse_times(const RouterOptions& o) {
+  RouterTimes t;
+  for (auto [flag, text, out] :
+       {std::tuple{"--refresh-metrics-interval", &o.refresh_metrics_interval, &t.interval},
+        std::tuple{"--metrics-staleness-threshold", &o.staleness, &t.staleness},
+        std::tuple{"--scrape-timeout", &o.scrape_timeout, &t.scrape_timeout},
+        std::tuple{"--models-refresh-interval", &o.models_interval, &t.models_interval},
+        std::tuple{"--discovery-poll-interval", &o.discovery_poll, &t.discovery_poll},
+        std::tuple{"--connect-timeout", &o.connect_timeout, &t.connect_timeout},
+        std::tuple{"--upstream-timeout", &o.upstream_timeout, &t.upstream_timeout},
+        std::tuple{"--busy-poll", &o.busy_poll, &t.busy_poll},
+        std::tuple{"--scrape-tick", &o.scrape_tick, &t.scrape_tick}}) {
+    auto d = parse_duration(flag, *text);
+    if (!d) return d.error();
+    *out = *d;
+  }
+  if (t.discovery_poll.count() <= 0) return Error(ErrorCode::kConfig, "--discovery-poll-interval must be > 0");
+  return t;
+}
+
+// Endpoints from the flags and from the discovery file; the file's part is replaced on each change.
+struct Targets {
+  std::vector<EndpointTarget> from_flags;
+  std::vector<EndpointTarget> from_file;
+
+  std::vector<EndpointTarget> merged(std::vector<EndpointTarget> file) const {
+    std::vector<EndpointTarget> all = from_flags;
+    for (auto& t : file) all.push_back(std::move(t));
+    return all;
+  }
+};
+
+Result<Targets> load_targets(const RouterOptions& o, const DiscoveryDefaults& defaults) {
+  if (o.endpoints.empty() && o.discovery_file.empty()) {
+    return Error(ErrorCode::kConfig, "give --endpoint (repeatable) or --discovery-file");
+  }
+  Targets t;
+  for (const auto& e : o.endpoints) {
+    auto target = parse_endpoint_flag(e, defaults);
+    if (!target) return target.error();
+    t.from_flags.push_back(std::move(*target));
+  }
+  if (!o.discovery_file.empty()) {
+    auto from_file = load_discovery_file(o.discovery_file, defaults);
+    if (!from_file) return from_file.error();
+    t.from_file = std::move(*from_file);
+  }
+  if (auto r = check_targets(t.merged(t.from_file)); !r) return r.error();
+  return t;
+}
+
+// The EndpointPickerConfig from --config-file or --config-text (empty: llm-d's defaults).
+Result<sched::SchedulerPlan> load_plan(const RouterOptions& o, const Clock& clock) {
+  std::string config_text = o.config_text;
+  std::string config_source = "--config-text";
+  if (!o.config_file.empty()) {
+    if (!config_text.empty()) return Error(ErrorCode::kConfig, "give --config-file or --config-text, not both");
+    auto text = read_text_file(o.config_file);
+    if (!text) return text.error();
+    config_text = std::move(*text);
+    config_source = o.config_file;
+  }
+  return sched::load_scheduler_plan(config_text, sched::builtin_registry(), clock, config_source);
+}
+
+template <class D>
+auto ms(D d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d);
+}
+
+DataLayerOptions data_layer_options(const RouterOptions& o, const RouterTimes& t) {
+  DataLayerOptions d;
+  d.staleness_threshold = t.staleness;
+  d.scrape_timeout = ms(t.scrape_timeout);
+  d.models_interval = t.models_interval;
+  d.scrape_by_name = o.scrape_by_name;
+  return d;
+}
+
+GatewayOptions gateway_options(const RouterOptions& o, const RouterTimes& t, const Clock& clock) {
+  GatewayOptions g;
+  g.connect_timeout = ms(t.connect_timeout);
+  g.first_byte_timeout = ms(t.upstream_timeout);
+  g.idle_timeout = g.first_byte_timeout;
+  g.max_attempts = o.max_attempts;
+  g.seed = o.seed != 0 ? o.seed : static_cast<uint64_t>(clock.wall_now().count());
+  return g;
+}
+
+http::ServerOptions gateway_server_options(const RouterOptions& o, const RouterTimes& t, unsigned threads) {
+  http::ServerOptions s;
+  s.host = o.host;
+  s.port = o.port;
+  s.threads = threads;
+  s.max_body_bytes = o.max_body_bytes;
+  s.busy_poll = std::chrono::duration_cast<std::chrono::microseconds>(t.busy_poll);
+  s.server_header = "llmd-router";
+  return s;
+}
+
+http::ServerOptions admin_server_options(const RouterOptions& o) {
+  http::ServerOptions s;
+  s.host = o.admin_host;
+  s.port = o.admin_port;
+  s.threads = 1;
+  s.server_header = "llmd-router";
+  return s;
+}
+
+// Re-reads the discovery file when it changes; null without one.
+std::shared_ptr<DiscoveryWatcher> watch_discovery(const RouterOptions& o, const RouterTimes& t,
+                                                  const DiscoveryDefaults& defaults, const Targets& targets,
+                                                  boost::asio::any_io_executor ex, DataLayer& data) {
+  if (o.discovery_file.empty()) return nullptr;
+  auto watcher = std::make_shared<DiscoveryWatcher>(
+      ex, o.discovery_file, defaults, ms(t.discovery_poll), [&data, &targets](std::vector<EndpointTarget> file) {
+        if (auto r = data.apply(targets.merged(std::move(file))); !r) {
+          log::error("discovery update rejected", log::kv("error", r.error().message));
+        }
+      });
+  (void)watcher->load_initial();  // records the file's identity; the content was applied at start
+  watcher->start();
+  return watcher;
+}
+
 int run(const RouterOptions& o) {
   block_stop_signals();  // before any thread starts; run_until_signal() unblocks them
   const Clock& clock = SystemClock::instance();
@@ -82,132 +219,45 @@ int run(const RouterOptions& o) {
     log::error("llmd router: " + e.message);
     return 2;
   };
-
-  Nanos interval, staleness, scrape_timeout, models_interval, discovery_poll, connect_timeout,
-      upstream_timeout, busy_poll, scrape_tick;
-  for (auto [flag, text, out] :
-       {std::tuple{"--refresh-metrics-interval", &o.refresh_metrics_interval, &interval},
-        std::tuple{"--metrics-staleness-threshold", &o.staleness, &staleness},
-        std::tuple{"--scrape-timeout", &o.scrape_timeout, &scrape_timeout},
-        std::tuple{"--models-refresh-interval", &o.models_interval, &models_interval},
-        std::tuple{"--discovery-poll-interval", &o.discovery_poll, &discovery_poll},
-        std::tuple{"--connect-timeout", &o.connect_timeout, &connect_timeout},
-        std::tuple{"--upstream-timeout", &o.upstream_timeout, &upstream_timeout},
-        std::tuple{"--busy-poll", &o.busy_poll, &busy_poll},
-        std::tuple{"--scrape-tick", &o.scrape_tick, &scrape_tick}}) {
-    auto d = parse_duration(flag, *text);
-    if (!d) return fail(d.error());
-    *out = *d;
-  }
-  if (discovery_poll.count() <= 0)
-    return fail(Error(ErrorCode::kConfig, "--discovery-poll-interval must be > 0"));
-  if (busy_poll.count() < 0) return fail(Error(ErrorCode::kConfig, "--busy-poll must be >= 0"));
-  if (scrape_tick.count() < 0) return fail(Error(ErrorCode::kConfig, "--scrape-tick must be >= 0"));
+  auto times = parse_times(o);
+  if (!times) return fail(times.error());
+  const RouterTimes& t = *times;
+  if (t.busy_poll.count() < 0) return fail(Error(ErrorCode::kConfig, "--busy-poll must be >= 0"));
+  if (t.scrape_tick.count() < 0) return fail(Error(ErrorCode::kConfig, "--scrape-tick must be >= 0"));
   if (o.max_attempts < 1) return fail(Error(ErrorCode::kConfig, "--max-attempts must be >= 1"));
-  if (o.endpoints.empty() && o.discovery_file.empty()) {
-    return fail(Error(ErrorCode::kConfig, "give --endpoint (repeatable) or --discovery-file"));
-  }
-
-  // Endpoints.
-  DiscoveryDefaults defaults{o.ns, interval};
-  std::vector<EndpointTarget> flag_targets;
-  for (const auto& e : o.endpoints) {
-    auto t = parse_endpoint_flag(e, defaults);
-    if (!t) return fail(t.error());
-    flag_targets.push_back(std::move(*t));
-  }
-  std::vector<EndpointTarget> file_targets;
-  if (!o.discovery_file.empty()) {
-    auto t = load_discovery_file(o.discovery_file, defaults);
-    if (!t) return fail(t.error());
-    file_targets = std::move(*t);
-  }
-  auto merged = [flag_targets](std::vector<EndpointTarget> from_file) {
-    std::vector<EndpointTarget> all = flag_targets;
-    for (auto& t : from_file) all.push_back(std::move(t));
-    return all;
-  };
-  if (auto r = check_targets(merged(file_targets)); !r) return fail(r.error());
-
-  // Scheduler.
-  std::string config_text = o.config_text;
-  std::string config_source = "--config-text";
-  if (!o.config_file.empty()) {
-    if (!config_text.empty())
-      return fail(Error(ErrorCode::kConfig, "give --config-file or --config-text, not both"));
-    auto text = read_text_file(o.config_file);
-    if (!text) return fail(text.error());
-    config_text = std::move(*text);
-    config_source = o.config_file;
-  }
-  auto plan = sched::load_scheduler_plan(config_text, sched::builtin_registry(), clock, config_source);
+  const DiscoveryDefaults defaults{o.ns, t.interval};
+  auto targets = load_targets(o, defaults);
+  if (!targets) return fail(targets.error());
+  auto plan = load_plan(o, clock);
   if (!plan) return fail(plan.error());
 
   const unsigned threads = o.threads != 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
   sched::EndpointStore store;
-  DataLayerOptions dopts;
-  dopts.staleness_threshold = staleness;
-  dopts.scrape_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(scrape_timeout);
-  dopts.models_interval = models_interval;
-  dopts.scrape_by_name = o.scrape_by_name;
-  DataLayer data(store, clock, dopts);
+  DataLayer data(store, clock, data_layer_options(o, t));
   EppMetrics metrics(clock, o.pool_name, store, threads);
   metrics.bind_plan(*plan);
   metrics.set_poll_error_source([&data] { return static_cast<double>(data.stats().scrape_errors); });
   sched::Scheduler scheduler(std::move(*plan), store, clock, &metrics);
-
-  GatewayOptions gopts;
-  gopts.connect_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(connect_timeout);
-  gopts.first_byte_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(upstream_timeout);
-  gopts.idle_timeout = gopts.first_byte_timeout;
-  gopts.max_attempts = o.max_attempts;
-  gopts.seed = o.seed != 0 ? o.seed : static_cast<uint64_t>(clock.wall_now().count());
-  Gateway gateway(scheduler, store, data, metrics, clock, gopts);
+  Gateway gateway(scheduler, store, data, metrics, clock, gateway_options(o, t, clock));
 
   http::Router routes;
   gateway.add_routes(routes);
-  http::ServerOptions sopts;
-  sopts.host = o.host;
-  sopts.port = o.port;
-  sopts.threads = threads;
-  sopts.max_body_bytes = o.max_body_bytes;
-  sopts.busy_poll = std::chrono::duration_cast<std::chrono::microseconds>(busy_poll);
-  sopts.server_header = "llmd-router";
   // Streams of long generations outlast the server's default idle/read bounds only through writes,
   // which reset the write timer; the read timeout covers receiving the request alone.
-  auto server = std::make_unique<http::Server>(sopts, std::move(routes));
+  auto server = std::make_unique<http::Server>(gateway_server_options(o, t, threads), std::move(routes));
   gateway.bind(*server);
   metrics.set_busy_poll_source([s = server.get()] { return s->stats().poll_seconds; });
-  std::vector<boost::asio::any_io_executor> executors;
-  for (unsigned i = 0; i < server->worker_count(); ++i) executors.push_back(server->worker_executor(i));
   // Scrapes get their own loop, off the request path, that reads the answers of a tick together.
-  http::TickLoop scrape_loop(std::chrono::duration_cast<std::chrono::microseconds>(scrape_tick));
+  http::TickLoop scrape_loop(std::chrono::duration_cast<std::chrono::microseconds>(t.scrape_tick));
   data.attach({scrape_loop.executor()});
   scrape_loop.start();
 
   http::Router admin_routes;
   add_admin_routes(admin_routes, AdminContext{&data, &metrics, &store, &clock});
-  http::ServerOptions aopts;
-  aopts.host = o.admin_host;
-  aopts.port = o.admin_port;
-  aopts.threads = 1;
-  aopts.server_header = "llmd-router";
-  auto admin = std::make_unique<http::Server>(aopts, std::move(admin_routes));
+  auto admin = std::make_unique<http::Server>(admin_server_options(o), std::move(admin_routes));
 
-  if (auto r = data.apply(merged(file_targets)); !r) return fail(r.error());
-  std::shared_ptr<DiscoveryWatcher> watcher;
-  if (!o.discovery_file.empty()) {
-    watcher = std::make_shared<DiscoveryWatcher>(
-        executors.front(), o.discovery_file, defaults,
-        std::chrono::duration_cast<std::chrono::milliseconds>(discovery_poll),
-        [&data, merged](std::vector<EndpointTarget> targets) {
-          if (auto r = data.apply(merged(std::move(targets))); !r) {
-            log::error("discovery update rejected", log::kv("error", r.error().message));
-          }
-        });
-    (void)watcher->load_initial();  // records the file's identity; the content was applied above
-    watcher->start();
-  }
+  if (auto r = data.apply(targets->merged(targets->from_file)); !r) return fail(r.error());
+  auto watcher = watch_discovery(o, t, defaults, *targets, server->worker_executor(0), data);
 
   if (auto r = admin->start(); !r) {
     data.stop();
@@ -222,7 +272,8 @@ int run(const RouterOptions& o) {
     return fail(r.error());
   }
   log::info("llmd router ready", log::kv("port", server->port()), log::kv("admin_port", admin->port()),
-            log::kv("endpoints", merged(file_targets).size()), log::kv("workers", server->worker_count()));
+            log::kv("endpoints", targets->from_flags.size() + targets->from_file.size()),
+            log::kv("workers", server->worker_count()));
 
   server->run_until_signal();
   // The loops have stopped: release everything bound to them before they are destroyed.

@@ -1,7 +1,7 @@
 #pragma once
 // Data that producers publish in the CycleState and the keys they publish it under. A consumer names
 // the keys it needs (Plugin::consumes()); the config builder orders producers by these keys and
-// auto-creates the default producer of a key that nobody produces (scheduler.md §1.3).
+// auto-creates the default producer of a key that nobody produces, as llm-d's config loader does.
 
 #include <cstdint>
 #include <memory>

@@ -1,5 +1,7 @@
 #include "sched/endpoint.h"
 
+#include "common/host_port.h"
+
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -48,8 +50,7 @@ EndpointPtr EndpointStore::make(EndpointSpec spec, uint64_t uid,
   e->id = std::move(spec.id);
   e->address = std::move(spec.address);
   e->port = spec.port;
-  const bool v6 = e->address.find(':') != std::string::npos;
-  e->host_port = v6 ? fmt::format("[{}]:{}", e->address, e->port) : fmt::format("{}:{}", e->address, e->port);
+  e->host_port = host_port(e->address, e->port);
   e->labels = std::move(spec.labels);
   e->metrics = metrics ? std::move(metrics) : std::make_shared<const EndpointMetrics>();
   return e;

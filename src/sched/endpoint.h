@@ -1,6 +1,6 @@
 #pragma once
 // Endpoints the scheduler chooses among, and the store that publishes them. One endpoint is one
-// (pod, target port) pair with id `namespace/<pod>-rank-<port index>` (scheduler.md §1.8). The store
+// (pod, target port) pair with id `namespace/<pod>-rank-<port index>` (llm-d's naming of data-parallel ranks). The store
 // publishes immutable snapshots (SnapshotSlot): the request path loads one snapshot per decision and
 // never takes a lock; discovery and scrapers (control plane) build new snapshots.
 
@@ -20,10 +20,10 @@ namespace llmd::sched {
 
 using Labels = std::map<std::string, std::string, std::less<>>;
 
-// Pod label carrying the P/D role (scheduler.md §1.10).
+// Pod label carrying the P/D role (prefill, decode, both, ...), as llm-d's by-label filters read it.
 inline constexpr std::string_view kRoleLabel = "llm-d.ai/role";
 
-// Attributes scraped from a model server's /metrics (scheduler.md §5.2), in engine-neutral form.
+// Attributes scraped from a model server's /metrics (llm-d's datalayer attributes), in engine-neutral form.
 struct EndpointMetrics {
   int64_t waiting_queue_size = 0;     // vllm:num_requests_waiting
   int64_t running_requests_size = 0;  // vllm:num_requests_running

@@ -184,6 +184,7 @@ struct Builder {
   const EndpointPickerConfig& cfg;
   const PluginRegistry& registry;
   const Clock& clock;
+  const Services& services;
   SchedulerPlan plan;
   std::vector<std::string> errors;
   std::vector<std::string> paths;  // parallel to plan.plugins: where each came from
@@ -211,7 +212,8 @@ struct Builder {
             fmt::format("{} needs plugin type \"{}\", which is not registered", why, type));
       return nullptr;
     }
-    PluginArgs args{TypedName{lookup.entry->type, std::string(type)}, config::Node(), &clock};
+    PluginArgs args{TypedName{lookup.entry->type, std::string(type)}, config::Node(), &clock, &services,
+                    fmt::format("(default {})", type)};
     auto made = lookup.entry->factory(args);
     if (!made) {
       errors.push_back(made.error().message);
@@ -236,7 +238,8 @@ struct Builder {
         log::warn("deprecated plugin type", log::kv("path", spec.type_node.path()),
                   log::kv("type", spec.type), log::kv("use", lookup.entry->type));
       }
-      PluginArgs args{TypedName{lookup.entry->type, spec.name}, spec.parameters, &clock};
+      PluginArgs args{TypedName{lookup.entry->type, spec.name}, spec.parameters, &clock, &services,
+                      spec.node.path()};
       auto made = lookup.entry->factory(args);
       if (!made) {
         // Factories report through config::decode, whose messages already carry the parameter path.
@@ -445,8 +448,8 @@ struct Builder {
 }  // namespace
 
 Result<SchedulerPlan> build_scheduler_plan(const EndpointPickerConfig& config, const PluginRegistry& registry,
-                                           const Clock& clock) {
-  Builder b{config, registry, clock, {}, {}, {}};
+                                           const Clock& clock, const Services& services) {
+  Builder b{config, registry, clock, services, {}, {}, {}};
   auto failed = [&]() {
     return make_error(ErrorCode::kConfig, fmt::format("{}", fmt::join(b.errors, "; ")));
   };
@@ -463,10 +466,11 @@ Result<SchedulerPlan> build_scheduler_plan(const EndpointPickerConfig& config, c
 }
 
 Result<SchedulerPlan> load_scheduler_plan(std::string_view text, const PluginRegistry& registry,
-                                          const Clock& clock, std::string_view source_name) {
+                                          const Clock& clock, std::string_view source_name,
+                                          const Services& services) {
   auto cfg = parse_endpoint_picker_config(text, source_name);
   if (!cfg) return cfg.error();
-  return build_scheduler_plan(*cfg, registry, clock);
+  return build_scheduler_plan(*cfg, registry, clock, services);
 }
 
 }  // namespace llmd::sched

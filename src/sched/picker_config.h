@@ -1,5 +1,5 @@
 #pragma once
-// EndpointPickerConfig (scheduler.md §1.6): decoding the YAML, applying llm-d's defaulting rules and
+// EndpointPickerConfig (GIE apix/config/v1alpha1, llm-d's plugin set): decoding the YAML, applying llm-d's defaulting rules and
 // instantiating the plugins into a SchedulerPlan. Two stages so that errors of both name their path:
 //   1. decode: document structure, names, references (`schedulingProfiles[0].plugins[1].pluginRef: ...`);
 //   2. build: plugin types through the registry and each factory's strict parameter decoding
@@ -74,12 +74,14 @@ Result<EndpointPickerConfig> parse_endpoint_picker_config(std::string_view text,
 // - a CycleState key that some plugin consumes and nobody produces gets its default producer
 //   (token-producer, approx-prefix-cache-producer, inflight-load-producer); producers run in dependency
 //   order.
-// Unknown plugin types are errors, never skipped.
+// Unknown plugin types are errors, never skipped. `services`: what the data plane provides to plugins
+// that need shared state (a plugin whose service is absent is a configuration error).
 Result<SchedulerPlan> build_scheduler_plan(const EndpointPickerConfig& config, const PluginRegistry& registry,
-                                           const Clock& clock);
+                                           const Clock& clock, const Services& services = Services::none());
 
 // parse + build.
 Result<SchedulerPlan> load_scheduler_plan(std::string_view text, const PluginRegistry& registry,
-                                          const Clock& clock, std::string_view source_name = "<config>");
+                                          const Clock& clock, std::string_view source_name = "<config>",
+                                          const Services& services = Services::none());
 
 }  // namespace llmd::sched

@@ -268,5 +268,61 @@ TEST(PickerConfigTest, ParseKeepsRawParameters) {
   EXPECT_FALSE(cfg->profiles.at(0).plugins.at(0).weight.has_value());
 }
 
+// A shared service and a scorer that cannot work without it, as a precise-prefix scorer needs its
+// KV-block index.
+struct BlockIndexService {
+  int blocks = 0;
+};
+
+class IndexedScorer final : public Plugin, public Scorer {
+ public:
+  IndexedScorer(TypedName tn, std::shared_ptr<BlockIndexService> index)
+      : Plugin(std::move(tn)), index_(std::move(index)) {}
+  ScorerCategory category() const override { return ScorerCategory::kAffinity; }
+  void score(const SchedulingContext&, std::span<const Candidate>, std::span<double> out) const override {
+    for (double& v : out) v = index_->blocks;
+  }
+  const BlockIndexService& index() const { return *index_; }
+
+ private:
+  std::shared_ptr<BlockIndexService> index_;
+};
+
+Result<std::shared_ptr<Plugin>> create_indexed_scorer(const PluginArgs& args) {
+  auto index = require_service<BlockIndexService>(args, "KV-block index");
+  if (!index) return index.error();
+  return std::shared_ptr<Plugin>(std::make_shared<IndexedScorer>(args.typed_name, *index));
+}
+
+TEST(PickerConfigTest, PluginsGetTheServicesTheDataPlaneProvides) {
+  PluginRegistry registry;
+  ASSERT_TRUE(register_builtin_plugins(registry));
+  ASSERT_TRUE(registry.add("indexed-scorer", create_indexed_scorer));
+  const std::string text = R"(apiVersion: llm-d.ai/v1alpha1
+kind: EndpointPickerConfig
+plugins:
+- type: queue-scorer
+- type: indexed-scorer
+  name: idx
+)";
+  ManualClock clock;
+  auto missing = load_scheduler_plan(text, registry, clock, "svc.yaml");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kConfig);
+  EXPECT_NE(missing.error().message.find("plugins[1]: plugin type \"indexed-scorer\" needs the KV-block index"),
+            std::string::npos)
+      << missing.error().message;
+
+  Services services;
+  auto index = std::make_shared<BlockIndexService>();
+  index->blocks = 7;
+  services.provide(index);
+  auto plan = load_scheduler_plan(text, registry, clock, "svc.yaml", services);
+  ASSERT_TRUE(plan) << plan.error().message;
+  const auto* scorer = dynamic_cast<const IndexedScorer*>(plan->find_plugin("idx"));
+  ASSERT_NE(scorer, nullptr);
+  EXPECT_EQ(&scorer->index(), index.get());
+}
+
 }  // namespace
 }  // namespace llmd::sched

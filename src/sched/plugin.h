@@ -1,5 +1,5 @@
 #pragma once
-// Scheduler plugin interfaces (the extension points of scheduler.md §1.3) and the values they exchange.
+// Scheduler plugin interfaces (the extension points of GIE's scheduling framework, pkg/epp/framework) and the values they exchange.
 // A concrete plugin derives from Plugin and from every interface it implements (the approximate
 // prefix producer is both a DataProducer and a PreRequest plugin). Plugins are created once from
 // validated configuration and then shared by every request thread, so every method here must be safe
@@ -57,6 +57,8 @@ struct SchedulingContext {
 struct ScoredEndpoint {
   EndpointPtr endpoint;
   double score = 0.0;
+  // Its Candidate::index in the cycle: the key of the per-candidate data producers published.
+  uint32_t candidate_index = 0;
 };
 
 // Outcome of one profile. `ok` false means a filter left no endpoint or the picker chose none.
@@ -79,6 +81,7 @@ struct SchedulingResult {
   const ProfileRun* find(std::string_view profile) const;
   const ProfileRun* primary() const { return find(primary_profile); }
   // First target of the primary profile; null when there is none.
+  const ScoredEndpoint* primary_target() const;
   const Endpoint* primary_endpoint() const;
 };
 

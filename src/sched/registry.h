@@ -1,5 +1,5 @@
 #pragma once
-// Plugin registry: type name → factory, with deprecated aliases (scheduler.md §1.5). A factory decodes
+// Plugin registry: type name → factory, with the deprecated aliases llm-d still accepts. A factory decodes
 // and validates the instance's parameters once (strictly, errors naming their path) and returns the
 // instance; nothing downstream of a factory sees YAML. The built-in types are registered by the one
 // explicit register_builtin_plugins() (builtin_plugins.h), not by static initialisers.
@@ -10,10 +10,13 @@
 #include <string_view>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "common/clock.h"
 #include "common/error.h"
 #include "config/config.h"
 #include "sched/plugin.h"
+#include "sched/services.h"
 
 namespace llmd::sched {
 
@@ -21,7 +24,19 @@ struct PluginArgs {
   TypedName typed_name;     // type is the canonical type even when the config used an alias
   config::Node parameters;  // absent when the config gave none
   const Clock* clock = &SystemClock::instance();
+  const Services* services = &Services::none();
+  std::string path;  // where the config declared the plugin ("plugins[2]"), for errors
 };
+
+// The service T a plugin cannot work without; kConfig naming the plugin's config path when the data
+// plane did not provide it. `what` names the service in the message ("KV-block index").
+template <class T>
+Result<std::shared_ptr<T>> require_service(const PluginArgs& args, std::string_view what) {
+  if (auto s = args.services->find<T>()) return s;
+  return make_error(ErrorCode::kConfig,
+                    fmt::format("{}: plugin type \"{}\" needs the {}, which this data plane does not provide",
+                                args.path.empty() ? args.typed_name.name : args.path, args.typed_name.type, what));
+}
 
 using PluginFactory = Result<std::shared_ptr<Plugin>> (*)(const PluginArgs& args);
 

@@ -1,5 +1,9 @@
 #include "sched/registry.h"
 
+#include <filesystem>
+#include <set>
+#include <string>
+
 #include <gtest/gtest.h>
 
 #include "sched/builtin_plugins.h"
@@ -99,6 +103,37 @@ TEST(RegistryTest, RejectsDuplicatesAndDanglingAliases) {
   EXPECT_FALSE(r.add_alias("x", "no-such-type"));
   EXPECT_FALSE(r.add_alias("queue-scorer", "kv-cache-utilization-scorer"));
   EXPECT_FALSE(r.add("kv-cache-scorer", r.find("queue-scorer").entry->factory));
+}
+
+
+// Adding a plugin is one directory plus one line in register_builtin_plugins(): CMake builds whatever
+// the directories hold, and this checks the two against each other.
+TEST(RegistryTest, EveryPluginDirectoryIsRegisteredAndComplete) {
+  namespace fs = std::filesystem;
+  std::set<std::string> dirs;
+  for (const auto& entry : fs::directory_iterator(LLMD_SCHED_PLUGINS_DIR)) {
+    if (!entry.is_directory()) continue;
+    const std::string type = entry.path().filename().string();
+    dirs.insert(type);
+    bool header = false, source = false, test = false;
+    for (const auto& f : fs::directory_iterator(entry.path())) {
+      const std::string name = f.path().filename().string();
+      header = header || name.ends_with(".h");
+      test = test || name.ends_with("_test.cc");
+      source = source || (name.ends_with(".cc") && !name.ends_with("_test.cc"));
+    }
+    EXPECT_TRUE(header && source && test) << type << ": a plugin directory holds its .h, .cc and _test.cc";
+    EXPECT_TRUE(fs::exists(entry.path() / "README.md")) << type << ": README.md missing";
+    const auto found = builtin_registry().find(type);
+    ASSERT_NE(found.entry, nullptr) << type << ": directory without a registered type of the same name";
+    EXPECT_FALSE(found.deprecated_alias) << type;
+  }
+  std::set<std::string> canonical;
+  for (const auto& name : builtin_registry().names()) {
+    const auto found = builtin_registry().find(name);
+    if (!found.deprecated_alias) canonical.insert(name);
+  }
+  EXPECT_EQ(canonical, dirs);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 #pragma once
 // The request as the scheduler sees it: what a data plane (the gateway, the ext_proc EPP) has parsed
-// from an OpenAI-style body plus the headers (scheduler.md §1.2). Plugins never see raw JSON.
+// from an OpenAI-style body plus the headers (GIE's LLMRequest). Plugins never see raw JSON.
 
 #include <cstdint>
 #include <string>

@@ -26,10 +26,15 @@ const ProfileRun* SchedulingResult::find(std::string_view profile) const {
   return nullptr;
 }
 
-const Endpoint* SchedulingResult::primary_endpoint() const {
+const ScoredEndpoint* SchedulingResult::primary_target() const {
   const ProfileRun* p = primary();
   if (p == nullptr || !p->ok || p->targets.empty()) return nullptr;
-  return p->targets.front().endpoint.get();
+  return &p->targets.front();
+}
+
+const Endpoint* SchedulingResult::primary_endpoint() const {
+  const ScoredEndpoint* t = primary_target();
+  return t == nullptr ? nullptr : t->endpoint.get();
 }
 
 const Plugin* SchedulerPlan::find_plugin(std::string_view name) const {
@@ -46,13 +51,12 @@ namespace {
 // scheduler restarts the lap after any bookkeeping of its own that is worth more than a few ns.
 class PluginTimer {
  public:
-  PluginTimer(SchedulerObserver* obs, const Clock& clock, Nanos& lap, std::string_view point,
-              const Plugin* plugin)
-      : obs_(obs), clock_(clock), lap_(lap), point_(point), plugin_(plugin) {}
+  PluginTimer(SchedulerObserver* obs, const Clock& clock, Nanos& lap, uint32_t step)
+      : obs_(obs), clock_(clock), lap_(lap), step_(step) {}
   ~PluginTimer() {
     if (obs_ == nullptr) return;
     const Nanos now = clock_.now();
-    obs_->on_plugin_duration(point_, plugin_->typed_name(), now - lap_);
+    obs_->on_plugin_duration(step_, now - lap_);
     lap_ = now;
   }
   PluginTimer(const PluginTimer&) = delete;
@@ -62,8 +66,7 @@ class PluginTimer {
   SchedulerObserver* obs_;
   const Clock& clock_;
   Nanos& lap_;
-  std::string_view point_;
-  const Plugin* plugin_;
+  uint32_t step_;
 };
 
 double clamp_score(double v) {
@@ -77,6 +80,30 @@ Scheduler::Scheduler(SchedulerPlan plan, const EndpointStore& store, const Clock
                      SchedulerObserver* observer)
     : plan_(std::move(plan)), store_(store), clock_(clock), observer_(observer) {
   for (const auto& p : plan_.profiles) profile_names_.push_back(p.name);
+  number_steps();
+}
+
+void Scheduler::number_steps() {
+  std::vector<TimedStep> steps;
+  auto number = [&](std::string_view point, const Plugin* plugin, uint32_t& step) {
+    for (size_t i = 0; i < steps.size(); ++i) {
+      if (steps[i].plugin == plugin && steps[i].extension_point == point) {
+        step = static_cast<uint32_t>(i);
+        return;
+      }
+    }
+    step = static_cast<uint32_t>(steps.size());
+    steps.push_back(TimedStep{point, plugin});
+  };
+  for (auto& p : plan_.producers) number("ProducePlugin", p.plugin, p.step);
+  number("ProfileHandler", plan_.handler.plugin, plan_.handler.step);
+  for (auto& prof : plan_.profiles) {
+    for (auto& f : prof.filters) number("Filter", f.plugin, f.step);
+    for (auto& sc : prof.scorers) number("Scorer", sc.plugin, sc.step);
+    number("Picker", prof.picker.plugin, prof.picker.step);
+  }
+  for (auto& p : plan_.pre_request) number("PreRequest", p.plugin, p.step);
+  if (observer_ != nullptr) observer_->bind_steps(steps);
 }
 
 const ProfilePlan* Scheduler::find_profile(std::string_view name) const {
@@ -124,7 +151,7 @@ Result<SchedulingResult> Scheduler::run(const LLMRequest& request, Rng& rng,
   Nanos lap = observer_ != nullptr ? clock_.now() : Nanos{0};
 
   for (const auto& p : plan_.producers) {
-    PluginTimer t(observer_, clock_, lap, "ProducePlugin", p.plugin);
+    PluginTimer t(observer_, clock_, lap, p.step);
     p.impl->produce(ctx);
   }
 
@@ -134,7 +161,7 @@ Result<SchedulingResult> Scheduler::run(const LLMRequest& request, Rng& rng,
   for (size_t round = 0;; ++round) {
     std::vector<std::string> next;
     {
-      PluginTimer t(observer_, clock_, lap, "ProfileHandler", plan_.handler.plugin);
+      PluginTimer t(observer_, clock_, lap, plan_.handler.step);
       next = plan_.handler.impl->pick(ctx, profile_names_, result.profile_results);
     }
     if (next.empty()) break;
@@ -154,11 +181,11 @@ Result<SchedulingResult> Scheduler::run(const LLMRequest& request, Rng& rng,
     return finish(make_error(ErrorCode::kInternal, "profile handler ran no profile"));
   }
   {
-    PluginTimer t(observer_, clock_, lap, "ProfileHandler", plan_.handler.plugin);
+    PluginTimer t(observer_, clock_, lap, plan_.handler.step);
     if (auto r = plan_.handler.impl->process_results(ctx, result); !r) return finish(r.error());
   }
   for (const auto& p : plan_.pre_request) {
-    PluginTimer t(observer_, clock_, lap, "PreRequest", p.plugin);
+    PluginTimer t(observer_, clock_, lap, p.step);
     p.impl->pre_request(ctx, result);
   }
   return finish(std::move(result));
@@ -171,7 +198,7 @@ ProfileRun Scheduler::run_profile(const ProfilePlan& profile, const SchedulingCo
   CandidateList cands(ctx.candidates.begin(), ctx.candidates.end());
   for (const auto& f : profile.filters) {
     {
-      PluginTimer t(observer_, clock_, lap, "Filter", f.plugin);
+      PluginTimer t(observer_, clock_, lap, f.step);
       f.impl->filter(ctx, cands);
     }
     if (cands.empty()) {
@@ -188,7 +215,7 @@ ProfileRun Scheduler::run_profile(const ProfilePlan& profile, const SchedulingCo
   for (const auto& s : profile.scorers) {
     std::fill(one.begin(), one.end(), 0.0);
     {
-      PluginTimer t(observer_, clock_, lap, "Scorer", s.plugin);
+      PluginTimer t(observer_, clock_, lap, s.step);
       s.impl->score(ctx, cands, one);
     }
     for (size_t i = 0; i < n; ++i) total[i] += s.weight * clamp_score(one[i]);
@@ -202,7 +229,7 @@ ProfileRun Scheduler::run_profile(const ProfilePlan& profile, const SchedulingCo
   }
   std::vector<ScoredCandidate> picked;
   {
-    PluginTimer t(observer_, clock_, lap, "Picker", profile.picker.plugin);
+    PluginTimer t(observer_, clock_, lap, profile.picker.step);
     profile.picker.impl->pick(ctx, scored, picked);
   }
   if (picked.empty()) {
@@ -219,7 +246,7 @@ ProfileRun Scheduler::run_profile(const ProfilePlan& profile, const SchedulingCo
     auto it = std::lower_bound(ctx.snapshot.endpoints.begin(), ctx.snapshot.endpoints.end(), e->id,
                                [](const EndpointPtr& x, const std::string& id) { return x->id < id; });
     if (it != ctx.snapshot.endpoints.end() && it->get() == e) owner = &*it;
-    run.targets.push_back(ScoredEndpoint{owner != nullptr ? *owner : EndpointPtr{}, p.score});
+    run.targets.push_back(ScoredEndpoint{owner != nullptr ? *owner : EndpointPtr{}, p.score, p.candidate.index});
   }
   run.ok = true;
   return run;

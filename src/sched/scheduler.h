@@ -1,7 +1,7 @@
 #pragma once
 // The scheduling engine: locate candidates, run data producers, loop over profiles as the profile
 // handler directs (filters → weighted scorers → picker), let the handler build the SchedulingResult,
-// then run PreRequest plugins (scheduler.md §1.2–1.4). It knows plugins only through the interfaces
+// then run PreRequest plugins, as GIE's scheduler does. It knows plugins only through the interfaces
 // in plugin.h. Thread-safe: any number of request threads may call schedule() and the response
 // hooks concurrently, each with its own Rng.
 
@@ -16,16 +16,19 @@
 
 namespace llmd::sched {
 
+// `step`: the timing step the Scheduler numbered this call site with (see TimedStep).
 template <class I>
 struct Bound {
   const Plugin* plugin = nullptr;
   const I* impl = nullptr;
+  uint32_t step = 0;
 };
 
 struct WeightedScorer {
   const Plugin* plugin = nullptr;
   const Scorer* impl = nullptr;
   double weight = 1.0;
+  uint32_t step = 0;
 };
 
 struct ProfilePlan {
@@ -35,7 +38,7 @@ struct ProfilePlan {
   Bound<Picker> picker;
 };
 
-// A validated, instantiated configuration: what build_scheduler_plan() (config.h) produces.
+// A validated, instantiated configuration: what build_scheduler_plan() (picker_config.h) produces.
 struct SchedulerPlan {
   std::vector<std::shared_ptr<Plugin>> plugins;  // owns every instance, configured ones first
   std::vector<ProfilePlan> profiles;
@@ -48,13 +51,23 @@ struct SchedulerPlan {
   const Plugin* find_plugin(std::string_view name) const;
 };
 
+// A timed call site: one plugin at one extension point ("ProducePlugin", "Filter", "Scorer", "Picker",
+// "ProfileHandler", "PreRequest"). A plugin used by several profiles at the same point is one step.
+struct TimedStep {
+  std::string_view extension_point;
+  const Plugin* plugin = nullptr;
+};
+
 // Optional timing sink (plugin_duration_seconds, scheduler_e2e_duration_seconds). When none is set the
 // scheduler does not read the clock at all.
 class SchedulerObserver {
  public:
   virtual ~SchedulerObserver() = default;
-  // extension_point: "ProducePlugin", "Filter", "Scorer", "Picker", "ProfileHandler", "PreRequest".
-  virtual void on_plugin_duration(std::string_view extension_point, const TypedName& plugin, Nanos d) = 0;
+  // Called once, by the Scheduler's constructor, with every step it times: an observer resolves its
+  // series here, so that a duration costs no lookup.
+  virtual void bind_steps(std::span<const TimedStep> steps) = 0;
+  // `step` indexes the list bind_steps() was given.
+  virtual void on_plugin_duration(uint32_t step, Nanos d) = 0;
   virtual void on_schedule(Nanos d, bool ok) = 0;
   // Every candidate's weighted total in one profile, before the picker runs (debug views such as the
   // router's /debug/endpoints). Scores are only valid during the call.
@@ -88,6 +101,9 @@ class Scheduler {
   // `lap`: where the next plugin timing starts (see PluginTimer).
   ProfileRun run_profile(const ProfilePlan& profile, const SchedulingContext& ctx, Nanos& lap) const;
   const ProfilePlan* find_profile(std::string_view name) const;
+
+  // Numbers every call site's step (Bound::step) and tells the observer.
+  void number_steps();
 
   SchedulerPlan plan_;
   std::vector<std::string> profile_names_;

@@ -180,11 +180,18 @@ TEST(SchedulerTest, ProfileLoopRunsWhatTheHandlerPicks) {
   EXPECT_EQ(r->primary_endpoint()->id, "ns/pod3-rank-0");
 }
 
-class RecordingObserver final : public SchedulerObserver {
+// Names each bound step "ExtensionPoint/plugin-name".
+class StepNames : public SchedulerObserver {
  public:
-  void on_plugin_duration(std::string_view point, const TypedName& p, Nanos) override {
-    calls.insert(std::string(point) + "/" + p.name);
+  void bind_steps(std::span<const TimedStep> steps) override {
+    for (const auto& s : steps) names.push_back(std::string(s.extension_point) + "/" + s.plugin->typed_name().name);
   }
+  std::vector<std::string> names;
+};
+
+class RecordingObserver final : public StepNames {
+ public:
+  void on_plugin_duration(uint32_t step, Nanos) override { calls.insert(names.at(step)); }
   void on_schedule(Nanos, bool ok) override { decisions += ok ? 1 : 100; }
   std::set<std::string> calls;
   int decisions = 0;
@@ -226,11 +233,9 @@ class SlowScorer final : public Plugin, public Scorer {
   Nanos takes_;
 };
 
-class DurationObserver final : public SchedulerObserver {
+class DurationObserver final : public StepNames {
  public:
-  void on_plugin_duration(std::string_view point, const TypedName& p, Nanos d) override {
-    took[std::string(point) + "/" + p.name] += d;
-  }
+  void on_plugin_duration(uint32_t step, Nanos d) override { took[names.at(step)] += d; }
   void on_schedule(Nanos d, bool) override { decision += d; }
   std::map<std::string, Nanos> took;
   Nanos decision{0};

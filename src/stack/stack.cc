@@ -32,6 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/host_port.h"
 #include "common/ports.h"
 #include "http/client.h"
 #include "log/log.h"
@@ -411,7 +412,7 @@ Result<std::unique_ptr<Stack>> Stack::start(const StackSpec& spec, StackOptions 
       const auto p = static_cast<uint16_t>(port + i);
       c.probes.push_back({probe_host, p});
       c.info.urls.push_back(fmt::format("http://{}:{}", probe_host, p));
-      sim_endpoints[s.name].push_back(fmt::format("{}:{}", probe_host, p));
+      sim_endpoints[s.name].push_back(host_port(probe_host, static_cast<uint16_t>(p)));
     }
     impl->children.push_back(std::move(c));
   }

@@ -137,7 +137,7 @@ Router test_router() {
   Router r;
   r.add(Verb::get, "/hello", [](Request& req, Responder& res) -> Awaitable<void> {
     Response out = json_response(Status::ok, R"({"status":"ok"})", req.version(), req.keep_alive());
-    out.set("X-Worker", std::to_string(current_worker()));
+    out.set("X-Worker", std::to_string(res.worker()));
     co_await res.send(std::move(out));
   });
   r.add(Verb::post, "/echo", [](Request& req, Responder& res) -> Awaitable<void> {
@@ -162,6 +162,15 @@ Router test_router() {
     head.add("X-From", "upstream");
     head.add("Date", "Sat, 21 Nov 2026 00:00:00 GMT");
     co_await res.send_relayed(head, "relayed-body");
+  });
+  // Starts a stream, then gives up on it as a proxy does when its upstream dies mid-response.
+  r.add(Verb::get, "/aborted", [](Request&, Responder& res) -> Awaitable<void> {
+    ResponseHead head;
+    head.result(Status::ok);
+    head.set(Field::content_type, "text/plain");
+    if (!co_await res.begin_stream(std::move(head))) co_return;
+    if (!co_await res.write("partial;")) co_return;
+    res.abort();
   });
   r.add(Verb::get, "/silent", [](Request&, Responder&) -> Awaitable<void> { co_return; });
   r.add(Verb::get, "/throws", [](Request&, Responder&) -> Awaitable<void> {
@@ -191,7 +200,6 @@ TEST(HttpServer, RoundTripAndWorkerIndex) {
   TestServer ts(options);
   ASSERT_NE(ts.server.port(), 0);
   EXPECT_EQ(ts.server.worker_count(), 2u);
-  EXPECT_EQ(current_worker(), -1);
 
   boost::asio::io_context ioc;
   Client client(ioc.get_executor());
@@ -408,6 +416,18 @@ TEST(HttpServer, HandlerWithoutResponseOrThrowingGets500) {
     EXPECT_EQ(error_code_of(r), 500);
   }
   EXPECT_EQ(ts.server.stats().handler_errors, 1u);
+}
+
+TEST(HttpServer, AbortedStreamIsCutWithoutTheFinalChunk) {
+  TestServer ts;
+  RawSocket s(ts.server.port());
+  ASSERT_TRUE(s.send("GET /aborted HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const std::string r = s.read_to_close();
+  EXPECT_EQ(r.rfind("HTTP/1.1 200", 0), 0u) << r;
+  EXPECT_NE(r.find("partial;"), std::string::npos) << r;
+  // The connection closed without "0\r\n\r\n": the client can tell the answer is incomplete.
+  EXPECT_EQ(r.find("\r\n0\r\n\r\n"), std::string::npos) << r;
+  EXPECT_EQ(ts.server.stats().handler_errors, 0u);
 }
 
 TEST(HttpServer, ChunkedStreamingResponse) {

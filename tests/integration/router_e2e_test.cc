@@ -20,14 +20,14 @@
 #include <gtest/gtest.h>
 
 #include "common/testing/refused_port.h"
-#include "router/testing/http_call.h"
+#include "http/testing/http_call.h"
 #include "support/process.h"
 
 namespace llmd {
 namespace {
 
-using router::testing::http_call;
-using router::testing::HttpReply;
+using http::testing::http_call;
+using http::testing::HttpReply;
 using testing::Process;
 
 constexpr int kReplicas = 4;
@@ -513,7 +513,7 @@ TEST_F(RouterE2E, SlowUpstreamIs504AndDisconnectCancelsUpstream) {
     return std::stod(match[1].str());
   };
   HttpReply partial =
-      router::testing::http_call_and_hang_up(port_, "/v1/completions", completion("bye", 6000, true), {}, 64);
+      http::testing::http_call_and_hang_up(port_, "/v1/completions", completion("bye", 6000, true), {}, 64);
   EXPECT_EQ(partial.status, 200) << partial.error;
   // The generation would run for a minute (6000 steps of ~7 ms or more); the abort reaches the replica
   // as soon as the client leaves.

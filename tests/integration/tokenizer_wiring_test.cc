@@ -13,7 +13,7 @@
 
 #include <gtest/gtest.h>
 
-#include "router/testing/http_call.h"
+#include "http/testing/http_call.h"
 #include "support/process.h"
 #include "tokenizer/oracle.h"
 #include "tokenizer/tokenizer.h"
@@ -23,7 +23,7 @@ namespace {
 
 namespace json = boost::json;
 namespace fs = std::filesystem;
-using router::testing::http_call;
+using http::testing::http_call;
 
 // `llmd sim` with the model's tokenizer, listening on a port picked at run time. It loads and compiles
 // the tokenizer (a tokenizer.json of several MB) before it listens, which on a loaded machine or under a

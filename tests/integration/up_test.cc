@@ -15,7 +15,7 @@
 
 #include <gtest/gtest.h>
 
-#include "router/testing/http_call.h"
+#include "http/testing/http_call.h"
 #include "stack/stack_spec.h"
 #include "support/process.h"
 
@@ -23,7 +23,7 @@ namespace llmd::testing {
 namespace {
 
 namespace fs = std::filesystem;
-using router::testing::http_call;
+using http::testing::http_call;
 
 fs::path temp_dir(const std::string& name) {
   fs::path dir = fs::temp_directory_path() / ("llmd_up_" + name + "_" + std::to_string(::getpid()));

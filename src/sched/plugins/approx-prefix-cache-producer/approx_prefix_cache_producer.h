@@ -1,6 +1,7 @@
 #pragma once
 // approx-prefix-cache-producer: estimates, per endpoint, how much of the request's prefix it has
-// cached, from the requests routed to it before (scheduler.md §1.9 "approximate mode"). DataProducer
+// cached, from the requests routed to it before (llm-d's approximate prefix-cache mode,
+// llm-d-router pkg/epp/framework/plugins/scheduling/scorer/prefix). DataProducer
 // (PrefixCacheMatchInfo for every candidate) and PreRequest (records the chosen endpoints' blocks).
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 
 #include "config/config.h"
 #include "sched/data.h"
+#include "sched/metrics_source.h"
 #include "sched/plugin.h"
 #include "sched/plugins/approx-prefix-cache-producer/prefix_index.h"
 #include "sched/registry.h"
@@ -32,7 +34,7 @@ struct ApproxPrefixParams {
 };
 void decode(config::MapReader& m, ApproxPrefixParams& p);
 
-class ApproxPrefixCacheProducer final : public Plugin, public DataProducer, public PreRequest {
+class ApproxPrefixCacheProducer final : public Plugin, public DataProducer, public PreRequest, public MetricsSource {
  public:
   ApproxPrefixCacheProducer(TypedName tn, ApproxPrefixParams params, const PluginArgs& args);
 
@@ -48,10 +50,15 @@ class ApproxPrefixCacheProducer final : public Plugin, public DataProducer, publ
 
   const PrefixIndex& index() const { return index_; }
 
+  // MetricsSource: llm_d_epp_prefix_indexer_size (blocks held) and llm_d_epp_prefix_indexer_hit_ratio
+  // (the share of a request's blocks cached on the endpoint it was sent to, observed at PreRequest).
+  Result<void> register_metrics(metrics::Registry& registry) override;
+
  private:
   ApproxPrefixParams params_;
   std::string key_;  // prefix_match_key(name), built once: it is looked up twice per request
   mutable PrefixIndex index_;
+  metrics::Histogram* hit_ratio_ = nullptr;  // set by register_metrics; null when nobody listens
 };
 
 Result<std::shared_ptr<Plugin>> create_approx_prefix_cache_producer(const PluginArgs& args);

@@ -1,6 +1,6 @@
 #pragma once
 // The approximate prefix index: for each endpoint, an LRU set of the block hashes recently routed to
-// it, with capacity = that endpoint's num_gpu_blocks (scheduler.md §1.9).
+// it, with capacity = that endpoint's num_gpu_blocks (llm-d-router pkg/epp/framework/plugins/scheduling/scorer/prefix).
 //
 // Concurrency: lookups run on every request thread without locks. Each endpoint's hashes live in an
 // open-addressing table of atomic keys that readers probe directly. All writes go through a bounded

@@ -34,6 +34,19 @@ InflightLoad InflightLoadProducer::load_of(uint64_t uid) const {
   return InflightLoad{c->requests.load(std::memory_order_relaxed), c->tokens.load(std::memory_order_relaxed)};
 }
 
+void InflightLoadProducer::endpoint_gauges(const EndpointSnapshot& snapshot, EndpointGauges& out) const {
+  const LabelPair labels[] = {
+      {"producer_name", typed_name().name}, {"fairness_id", kDefaultFairnessId}, {"priority", kDefaultPriority}};
+  for (const auto& e : snapshot.endpoints) {
+    out.add("llm_d_epp_inflight_requests", "Requests in flight per endpoint.", *e, labels,
+            static_cast<double>(load_of(e->uid).requests));
+  }
+  for (const auto& e : snapshot.endpoints) {
+    out.add("llm_d_epp_inflight_tokens", "Prompt tokens in flight per endpoint.", *e, labels,
+            static_cast<double>(load_of(e->uid).tokens));
+  }
+}
+
 void InflightLoadProducer::produce(SchedulingContext& ctx) const {
   auto data = std::make_shared<InflightData>();
   data->by_candidate.resize(ctx.candidates.size());

@@ -1,6 +1,6 @@
 #pragma once
 // inflight-load-producer: the scheduler's own count of requests and prompt tokens in flight per
-// endpoint (scheduler.md §1.9). Counts are taken at PreRequest and released by the response hooks:
+// endpoint (llm-d's in-flight load data producer). Counts are taken at PreRequest and released by the response hooks:
 // prompt tokens at the first streamed chunk (prefill is done) or at completion, requests at completion.
 
 #include <atomic>
@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "sched/data.h"
 #include "sched/endpoint_state.h"
+#include "sched/metrics_source.h"
 #include "sched/plugin.h"
 #include "sched/registry.h"
 
@@ -35,7 +36,8 @@ struct InflightCounters {
 class InflightLoadProducer final : public Plugin,
                                    public DataProducer,
                                    public PreRequest,
-                                   public ResponseHooks {
+                                   public ResponseHooks,
+                                   public MetricsSource {
  public:
   InflightLoadProducer(TypedName tn, InflightLoadParams params, const PluginArgs& = {})
       : Plugin(std::move(tn)), params_(params) {}
@@ -49,8 +51,12 @@ class InflightLoadProducer final : public Plugin,
   void on_response_complete(const LLMRequest& request, const SchedulingResult& result,
                             const ResponseCompletion& completion) const override;
 
-  // Current counts for one endpoint (for the inflight_requests / inflight_tokens gauges).
+  // Current counts for one endpoint.
   InflightLoad load_of(uint64_t uid) const;
+
+  // MetricsSource: llm_d_epp_inflight_requests and llm_d_epp_inflight_tokens per endpoint.
+  Result<void> register_metrics(metrics::Registry&) override { return {}; }
+  void endpoint_gauges(const EndpointSnapshot& snapshot, EndpointGauges& out) const override;
 
  private:
   struct Record;

@@ -1,7 +1,7 @@
 #pragma once
 // Static endpoint discovery for `llmd router`: a YAML or JSON file (reloaded when it changes) or
 // `--endpoint host:port[,key=value...]` flags. Each entry becomes one endpoint per port, with id
-// `namespace/<name>-rank-<port index>` as llm-d names the ranks of a pod (scheduler.md §1.8).
+// `namespace/<name>-rank-<port index>` as llm-d names the ranks of a data-parallel pod.
 
 #include <atomic>
 #include <chrono>
@@ -18,9 +18,9 @@
 #include "common/error.h"
 #include "sched/endpoint.h"
 
-namespace llmd::router {
+namespace llmd::datalayer {
 
-// Which metric names an endpoint's /metrics uses (scheduler.md §5.2).
+// Which metric names an endpoint's /metrics uses (vLLM's vllm:* or SGLang's sglang:* series).
 enum class EngineType { kVllm, kSglang };
 std::string_view to_string(EngineType e);
 // "vllm" or "sglang".
@@ -106,4 +106,4 @@ class DiscoveryWatcher : public std::enable_shared_from_this<DiscoveryWatcher> {
   std::atomic<uint64_t> reload_errors_{0};
 };
 
-}  // namespace llmd::router
+}  // namespace llmd::datalayer

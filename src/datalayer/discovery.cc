@@ -1,4 +1,4 @@
-#include "router/discovery.h"
+#include "datalayer/discovery.h"
 
 #include <algorithm>
 #include <charconv>
@@ -14,7 +14,7 @@
 #include "config/config.h"
 #include "log/log.h"
 
-namespace llmd::router {
+namespace llmd::datalayer {
 
 namespace asio = boost::asio;
 
@@ -224,13 +224,9 @@ Result<EndpointTarget> parse_endpoint_flag(std::string_view value, const Discove
       if (!val.starts_with('/')) return fail("metrics-path must start with /");
       t.metrics_path = std::string(val);
     } else if (key == "interval") {
-      auto node = config::parse(fmt::format("\"{}\"", val), "--endpoint interval");
-      if (!node) return fail("bad interval");
-      config::Decoder d;
-      int64_t ns_count = 0;
-      if (!d.to_duration_ns(*node, ns_count))
-        return fail(fmt::format("interval \"{}\" is not a duration like 50ms", val));
-      t.scrape_interval = Nanos(ns_count);
+      auto d = config::parse_duration(val);
+      if (!d) return fail(fmt::format("interval \"{}\" is not a duration like 50ms", val));
+      t.scrape_interval = *d;
     } else {
       t.spec.labels[std::string(key)] = std::string(val);
     }
@@ -324,4 +320,4 @@ void DiscoveryWatcher::poll() {
   on_change_(std::move(*targets));
 }
 
-}  // namespace llmd::router
+}  // namespace llmd::datalayer

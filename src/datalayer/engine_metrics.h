@@ -1,6 +1,7 @@
 #pragma once
 // Maps a model server's /metrics page to the scheduler's engine-neutral EndpointMetrics, by engine
-// type (vLLM or SGLang names, scheduler.md §5.2). The scrape filter makes the parser decode only these
+// type (vLLM or SGLang names, as llm-d's datalayer reads them: vllm:num_requests_waiting,
+// sglang:num_queue_reqs, ...). The scrape filter makes the parser decode only these
 // series and skip every other line after reading its name.
 
 #include <cstdint>
@@ -9,10 +10,10 @@
 
 #include "common/clock.h"
 #include "metrics/parser.h"
-#include "router/discovery.h"
+#include "datalayer/discovery.h"
 #include "sched/endpoint.h"
 
-namespace llmd::router {
+namespace llmd::datalayer {
 
 // Which of the core attributes a page carried (for /debug/endpoints and "missing metric" warnings).
 struct ExtractReport {
@@ -43,4 +44,4 @@ sched::EndpointMetrics extract_metrics(EngineType engine, const metrics::Page& p
 // True when the scheduling-relevant values differ (update_time ignored).
 bool same_values(const sched::EndpointMetrics& a, const sched::EndpointMetrics& b);
 
-}  // namespace llmd::router
+}  // namespace llmd::datalayer

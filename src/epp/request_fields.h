@@ -10,7 +10,7 @@
 #include "json/json.h"
 #include "sched/request.h"
 
-namespace llmd::router {
+namespace llmd::epp {
 
 struct RequestFields {
   bool stream = false;
@@ -25,4 +25,4 @@ struct RequestFields {
 Result<void> parse_request_fields(std::string_view body, json::Parser& parser, sched::LLMRequest& out,
                                   RequestFields& fields);
 
-}  // namespace llmd::router
+}  // namespace llmd::epp

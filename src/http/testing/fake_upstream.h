@@ -17,7 +17,7 @@
 
 #include "common/error.h"
 
-namespace llmd::router::testing {
+namespace llmd::http::testing {
 
 class FakeUpstream {
  public:
@@ -56,4 +56,4 @@ class FakeUpstream {
 std::string vllm_metrics_page(int waiting, int running, double kv_usage, int block_size = 16,
                               int num_gpu_blocks = 1000);
 
-}  // namespace llmd::router::testing
+}  // namespace llmd::http::testing

@@ -9,13 +9,13 @@
 
 #include "common/clock.h"
 #include "http/server.h"
-#include "router/data_layer.h"
-#include "router/epp_metrics.h"
+#include "datalayer/data_layer.h"
+#include "epp/epp_metrics.h"
 
-namespace llmd::router {
+namespace llmd::epp {
 
 struct AdminContext {
-  const DataLayer* data = nullptr;
+  const datalayer::DataLayer* data = nullptr;
   const EppMetrics* metrics = nullptr;
   const sched::EndpointStore* store = nullptr;
   const Clock* clock = nullptr;
@@ -26,4 +26,4 @@ void add_admin_routes(http::Router& router, AdminContext ctx);
 // The /debug/endpoints document (exposed for tests).
 std::string debug_endpoints_json(const AdminContext& ctx);
 
-}  // namespace llmd::router
+}  // namespace llmd::epp

@@ -27,10 +27,10 @@
 
 #include "common/clock.h"
 #include "common/error.h"
-#include "router/discovery.h"
+#include "datalayer/discovery.h"
 #include "sched/endpoint.h"
 
-namespace llmd::router {
+namespace llmd::datalayer {
 
 struct DataLayerOptions {
   // An endpoint whose last good scrape is older than this leaves the scheduling set.
@@ -57,8 +57,9 @@ struct ModelIndex {
   size_t ready_endpoints = 0;
   // Model id → host:port of the ready endpoints serving it.
   std::unordered_map<std::string, std::vector<std::string>> servers;
-  // The aggregated /v1/models response: the union of the endpoints' model objects, first seen wins.
-  std::string list_body;
+  // The union of the endpoints' /v1/models objects (JSON text, as each endpoint sent it), first seen
+  // wins: what an OpenAI front end lists.
+  std::vector<std::string> objects;
 
   // Null when the index is incomplete or every ready endpoint serves the model (no restriction);
   // otherwise the endpoints serving it (empty: nobody, a 404).
@@ -112,4 +113,4 @@ class DataLayer {
   std::shared_ptr<Core> core_;
 };
 
-}  // namespace llmd::router
+}  // namespace llmd::datalayer

@@ -1,4 +1,4 @@
-#include "router/testing/fake_upstream.h"
+#include "http/testing/fake_upstream.h"
 
 #include <algorithm>
 #include <charconv>
@@ -16,7 +16,7 @@
 
 #include "http/server.h"
 
-namespace llmd::router::testing {
+namespace llmd::http::testing {
 
 namespace asio = boost::asio;
 namespace bjson = boost::json;
@@ -261,4 +261,4 @@ std::string vllm_metrics_page(int waiting, int running, double kv_usage, int blo
       running, waiting, kv_usage, block_size, num_gpu_blocks);
 }
 
-}  // namespace llmd::router::testing
+}  // namespace llmd::http::testing

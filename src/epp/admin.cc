@@ -1,4 +1,4 @@
-#include "router/admin.h"
+#include "epp/admin.h"
 
 #include <map>
 
@@ -8,7 +8,9 @@
 
 #include "metrics/text_format.h"
 
-namespace llmd::router {
+namespace llmd::epp {
+
+using datalayer::EndpointStatus;
 
 namespace {
 
@@ -109,4 +111,4 @@ void add_admin_routes(http::Router& router, AdminContext ctx) {
              });
 }
 
-}  // namespace llmd::router
+}  // namespace llmd::epp

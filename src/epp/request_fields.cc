@@ -1,4 +1,4 @@
-#include "router/request_fields.h"
+#include "epp/request_fields.h"
 
 #include <cstddef>
 
@@ -6,7 +6,7 @@
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
-namespace llmd::router {
+namespace llmd::epp {
 
 namespace {
 
@@ -171,4 +171,4 @@ Result<void> parse_request_fields(std::string_view body, json::Parser& parser, s
   return {};
 }
 
-}  // namespace llmd::router
+}  // namespace llmd::epp

@@ -1,4 +1,4 @@
-#include "router/testing/http_call.h"
+#include "http/testing/http_call.h"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
-namespace llmd::router::testing {
+namespace llmd::http::testing {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -120,4 +120,4 @@ HttpReply http_call_and_hang_up(uint16_t port, const std::string& target, const 
   return out;
 }
 
-}  // namespace llmd::router::testing
+}  // namespace llmd::http::testing

@@ -1,10 +1,10 @@
-#include "router/engine_metrics.h"
+#include "datalayer/engine_metrics.h"
 
 #include <gtest/gtest.h>
 
-#include "router/testing/fake_upstream.h"
+#include "http/testing/fake_upstream.h"
 
-namespace llmd::router {
+namespace llmd::datalayer {
 namespace {
 
 sched::EndpointMetrics extract(EngineType engine, const std::string& text, ExtractReport* report = nullptr) {
@@ -19,7 +19,7 @@ sched::EndpointMetrics extract(EngineType engine, const std::string& text, Extra
 
 TEST(ExtractMetrics, VllmPage) {
   ExtractReport report;
-  auto m = extract(EngineType::kVllm, testing::vllm_metrics_page(3, 5, 0.25, 32, 2048), &report);
+  auto m = extract(EngineType::kVllm, http::testing::vllm_metrics_page(3, 5, 0.25, 32, 2048), &report);
   EXPECT_EQ(m.waiting_queue_size, 3);
   EXPECT_EQ(m.running_requests_size, 5);
   EXPECT_DOUBLE_EQ(m.kv_cache_usage, 0.25);
@@ -35,7 +35,7 @@ TEST(ExtractMetrics, FilterSkipsUnwantedSeries) {
   metrics::Page page;
   metrics::ParseOptions po;
   po.filter = &scrape_filter(EngineType::kVllm);
-  const std::string text = testing::vllm_metrics_page(1, 1, 0.5);  // the page's samples point into it
+  const std::string text = http::testing::vllm_metrics_page(1, 1, 0.5);  // the page's samples point into it
   ASSERT_TRUE(metrics::parse(text, page, po));
   for (const auto& s : page.samples()) {
     EXPECT_TRUE(s.name.starts_with("vllm:num_requests") || s.name == "vllm:kv_cache_usage_perc" ||
@@ -122,4 +122,4 @@ TEST(SameValues, IgnoresUpdateTime) {
 }
 
 }  // namespace
-}  // namespace llmd::router
+}  // namespace llmd::datalayer

@@ -1,8 +1,8 @@
-#include "router/request_fields.h"
+#include "epp/request_fields.h"
 
 #include <gtest/gtest.h>
 
-namespace llmd::router {
+namespace llmd::epp {
 namespace {
 
 struct Parsed {
@@ -100,4 +100,4 @@ TEST(RequestFields, ErrorsCarryTheParam) {
 }
 
 }  // namespace
-}  // namespace llmd::router
+}  // namespace llmd::epp

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-namespace llmd::router::testing {
+namespace llmd::http::testing {
 
 struct HttpReply {
   int status = 0;                                            // 0: the exchange failed (see error)
@@ -31,4 +31,4 @@ HttpReply http_call_and_hang_up(uint16_t port, const std::string& target, const 
                                 const std::vector<std::pair<std::string, std::string>>& headers,
                                 size_t body_bytes);
 
-}  // namespace llmd::router::testing
+}  // namespace llmd::http::testing

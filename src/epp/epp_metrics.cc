@@ -1,15 +1,11 @@
-#include "router/epp_metrics.h"
+#include "epp/epp_metrics.h"
 
 #include <cmath>
 
-#include "http/server.h"
 #include "log/log.h"
 #include "metrics/text_format.h"
-#include "sched/data.h"
-#include "sched/plugins/approx-prefix-cache-producer/approx_prefix_cache_producer.h"
-#include "sched/plugins/inflight-load-producer/inflight_load_producer.h"
 
-namespace llmd::router {
+namespace llmd::epp {
 
 namespace {
 
@@ -20,7 +16,6 @@ const std::vector<double> kRequestBuckets = {
 // Scheduler and plugin timing buckets: 0.1 ms … 100 ms.
 const std::vector<double> kSchedulerBuckets = {0.0001, 0.0002, 0.0005, 0.001, 0.002,
                                                0.005,  0.01,   0.02,   0.05,  0.1};
-const std::vector<double> kRatioBuckets = {0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0};
 // Worker caches stop growing past this many raw (model, target) pairs.
 constexpr size_t kMaxCachedKeys = 2 * kMaxModelLabels;
 // Score samples are taken at most this often per profile.
@@ -153,46 +148,29 @@ void EppMetrics::set_poll_error_source(std::function<double()> fn) { poll_errors
 void EppMetrics::set_busy_poll_source(std::function<double()> fn) { busy_poll_ = std::move(fn); }
 
 void EppMetrics::bind_plan(const sched::SchedulerPlan& plan) {
-  auto add_series = [&](std::string_view ep, const sched::Plugin& p) {
-    const auto& tn = p.typed_name();
-    plugin_series_.push_back(
-        PluginSeries{std::string(ep), tn.name, &plugin_duration_->with({ep, tn.type, tn.name})});
-  };
   for (const auto& p : plan.plugins) {
-    if (dynamic_cast<const sched::DataProducer*>(p.get()) != nullptr) add_series("ProducePlugin", *p);
-    if (dynamic_cast<const sched::Filter*>(p.get()) != nullptr) add_series("Filter", *p);
-    if (dynamic_cast<const sched::Scorer*>(p.get()) != nullptr) add_series("Scorer", *p);
-    if (dynamic_cast<const sched::Picker*>(p.get()) != nullptr) add_series("Picker", *p);
-    if (dynamic_cast<const sched::ProfileHandler*>(p.get()) != nullptr) add_series("ProfileHandler", *p);
-    if (dynamic_cast<const sched::PreRequest*>(p.get()) != nullptr) add_series("PreRequest", *p);
-
-    if (const auto* prefix = dynamic_cast<const sched::plugins::ApproxPrefixCacheProducer*>(p.get())) {
-      const auto& tn = prefix->typed_name();
-      if (hit_ratio_family_ == nullptr) {
-        hit_ratio_family_ = must(
-            registry_.histogram_family("llm_d_epp_prefix_indexer_hit_ratio",
-                                       "Fraction of a request's prefix blocks cached on the chosen endpoint.",
-                                       {"plugin_name", "plugin_type"}, kRatioBuckets));
-      }
-      prefix_series_.push_back(
-          PrefixSeries{sched::prefix_match_key(tn.name), &hit_ratio_family_->with({tn.name, tn.type})});
-      auto* size = must(registry_.gauge_family("llm_d_epp_prefix_indexer_size",
-                                               "Block hashes held by the prefix index.",
-                                               {"plugin_name", "plugin_type"}));
-      must(size->with_callback({tn.name, tn.type},
-                               [prefix] { return static_cast<double>(prefix->index().stats().entries); }));
-    }
-    if (const auto* inflight = dynamic_cast<const sched::plugins::InflightLoadProducer*>(p.get())) {
-      inflight_.push_back(InflightSource{inflight->typed_name().name, [inflight](uint64_t uid) {
-                                           const sched::InflightLoad l = inflight->load_of(uid);
-                                           return std::pair<int64_t, int64_t>{l.requests, l.tokens};
-                                         }});
+    if (auto* source = dynamic_cast<sched::MetricsSource*>(p.get())) {
+      must(source->register_metrics(registry_));
+      sources_.push_back(source);
     }
   }
   for (const auto& prof : plan.profiles) profile_names_.push_back(prof.name);
-  samples_ = std::make_unique<std::atomic<std::shared_ptr<const ScoreSample>>[]>(profile_names_.size());
-  sample_due_ns_ = std::make_unique<std::atomic<int64_t>[]>(profile_names_.size());
-  for (size_t i = 0; i < profile_names_.size(); ++i) sample_due_ns_[i].store(0);
+  const size_t n = profile_names_.size();
+  samples_ = std::make_unique<sched::SnapshotSlot<const ScoreSample>[]>(n);
+  sample_due_ns_ = std::make_unique<std::atomic<int64_t>[]>(n);
+  sampling_ = std::make_unique<std::atomic<bool>[]>(n);
+  for (size_t i = 0; i < n; ++i) {
+    sample_due_ns_[i].store(0);
+    sampling_[i].store(false);
+  }
+}
+
+void EppMetrics::bind_steps(std::span<const sched::TimedStep> steps) {
+  step_histograms_.clear();
+  for (const auto& st : steps) {
+    const auto& tn = st.plugin->typed_name();
+    step_histograms_.push_back(&plugin_duration_->with({st.extension_point, tn.type, tn.name}));
+  }
 }
 
 RequestSeries& EppMetrics::resolve(std::string_view model, std::string_view target_model) {
@@ -215,7 +193,7 @@ RequestSeries& EppMetrics::resolve(std::string_view model, std::string_view targ
     slot = std::make_unique<RequestSeries>();
     slot->model = model_label;
     slot->target_model = target_label;
-    const std::string_view labels[] = {model_label, target_label, kFairnessId, kPriority};
+    const std::string_view labels[] = {model_label, target_label, sched::kDefaultFairnessId, sched::kDefaultPriority};
     slot->total = &request_total_->with(labels);
     slot->duration = &request_duration_->with(labels);
     slot->ttft = &request_ttft_->with(labels);
@@ -223,10 +201,8 @@ RequestSeries& EppMetrics::resolve(std::string_view model, std::string_view targ
   return *slot;
 }
 
-RequestSeries& EppMetrics::series(std::string_view model, std::string_view target_model) {
-  const int w = http::current_worker();
-  WorkerCache* cache =
-      w >= 0 && static_cast<size_t>(w) < worker_caches_.size() ? &worker_caches_[w] : nullptr;
+RequestSeries& EppMetrics::series(unsigned worker, std::string_view model, std::string_view target_model) {
+  WorkerCache* cache = worker < worker_caches_.size() ? &worker_caches_[worker] : nullptr;
   if (cache == nullptr) {
     std::lock_guard lock(slow_mu_);
     return resolve(model, target_model);
@@ -248,33 +224,15 @@ void EppMetrics::count_error(RequestSeries& s, RequestError e) {
   auto& slot = s.errors[static_cast<size_t>(e)];
   metrics::Counter* c = slot.load(std::memory_order_acquire);
   if (c == nullptr) {
-    const std::string_view labels[] = {s.model, s.target_model, kFairnessId, kPriority, to_string(e)};
+    const std::string_view labels[] = {s.model, s.target_model, sched::kDefaultFairnessId, sched::kDefaultPriority, to_string(e)};
     c = &request_errors_->with(labels);
     slot.store(c, std::memory_order_release);
   }
   c->inc();
 }
 
-void EppMetrics::observe_prefix_hit(const sched::SchedulingResult& result, const sched::Endpoint& /*chosen*/,
-                                    uint32_t candidate_index) {
-  if (!result.state) return;
-  for (const auto& p : prefix_series_) {
-    auto data = result.state->get<sched::PrefixMatchData>(p.match_key);
-    if (!data || candidate_index >= data->by_candidate.size()) continue;
-    const auto& info = data->by_candidate[candidate_index];
-    if (info.total_blocks <= 0) continue;
-    p.hit_ratio->observe(static_cast<double>(info.match_blocks) / static_cast<double>(info.total_blocks));
-  }
-}
-
-void EppMetrics::on_plugin_duration(std::string_view extension_point, const sched::TypedName& plugin,
-                                    Nanos d) {
-  for (const auto& s : plugin_series_) {
-    if (s.name == plugin.name && s.extension_point == extension_point) {
-      s.histogram->observe(to_seconds(d));
-      return;
-    }
-  }
+void EppMetrics::on_plugin_duration(uint32_t step, Nanos d) {
+  if (step < step_histograms_.size()) step_histograms_[step]->observe(to_seconds(d));
 }
 
 void EppMetrics::on_schedule(Nanos d, bool /*ok*/) { scheduler_e2e_->observe(to_seconds(d)); }
@@ -290,61 +248,33 @@ void EppMetrics::on_scores(std::string_view profile, std::span<const sched::Scor
                                                  std::memory_order_relaxed)) {
     return;  // another thread takes this sample
   }
+  // SnapshotSlot takes one writer at a time; a sampler still busy with the last period's sample wins.
+  if (sampling_[i].exchange(true, std::memory_order_acquire)) return;
   auto sample = std::make_shared<ScoreSample>();
   sample->time = Nanos(now);
   sample->scores.reserve(scored.size());
   for (const auto& s : scored) sample->scores.emplace_back(s.candidate.endpoint->id, s.score);
-  samples_[i].store(std::move(sample), std::memory_order_release);
+  samples_[i].store(std::move(sample));
+  sampling_[i].store(false, std::memory_order_release);
 }
 
 std::vector<std::pair<std::string, std::shared_ptr<const ScoreSample>>> EppMetrics::scores() const {
   std::vector<std::pair<std::string, std::shared_ptr<const ScoreSample>>> out;
   for (size_t i = 0; i < profile_names_.size(); ++i) {
-    out.emplace_back(profile_names_[i], samples_[i].load(std::memory_order_acquire));
+    out.emplace_back(profile_names_[i], samples_[i].load());
   }
   return out;
 }
 
 std::string EppMetrics::expose() const {
   std::string out = registry_.expose();
-  if (inflight_.empty()) return out;
-  // Per-endpoint gauges follow the endpoint set, so they are rendered here rather than registered.
+  if (sources_.empty()) return out;
+  // Series that follow the endpoint set are gathered at each scrape rather than registered.
   auto snap = store_.snapshot();
-  struct Family {
-    const char* name;
-    const char* help;
-    bool tokens;
-  };
-  for (const Family f :
-       {Family{"llm_d_epp_inflight_requests", "Requests in flight per endpoint.", false},
-        Family{"llm_d_epp_inflight_tokens", "Prompt tokens in flight per endpoint.", true}}) {
-    out.append("# HELP ").append(f.name).append(" ").append(f.help).append("\n");
-    out.append("# TYPE ").append(f.name).append(" gauge\n");
-    for (const auto& src : inflight_) {
-      for (const auto& e : snap->endpoints) {
-        const auto [requests, tokens] = src.load(e->uid);
-        const std::string_view id = e->id;
-        const size_t slash = id.find('/');
-        const std::string_view ns =
-            slash == std::string_view::npos ? std::string_view{} : id.substr(0, slash);
-        const std::string_view name = slash == std::string_view::npos ? id : id.substr(slash + 1);
-        out.append(f.name).append("{endpoint_name=\"");
-        metrics::append_escaped_label_value(out, name);
-        out.append("\",namespace=\"");
-        metrics::append_escaped_label_value(out, ns);
-        out.append("\",producer_name=\"");
-        metrics::append_escaped_label_value(out, src.producer_name);
-        out.append("\",fairness_id=\"")
-            .append(kFairnessId)
-            .append("\",priority=\"")
-            .append(kPriority)
-            .append("\"} ");
-        metrics::append_double(out, static_cast<double>(f.tokens ? tokens : requests));
-        out.push_back('\n');
-      }
-    }
-  }
+  sched::EndpointGauges gauges;
+  for (const auto* source : sources_) source->endpoint_gauges(*snap, gauges);
+  gauges.render(out);
   return out;
 }
 
-}  // namespace llmd::router
+}  // namespace llmd::epp

@@ -1,4 +1,4 @@
-#include "router/data_layer.h"
+#include "datalayer/data_layer.h"
 
 #include <algorithm>
 #include <functional>
@@ -16,17 +16,18 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "common/host_port.h"
 #include "http/client.h"
 #include "http/polled_get.h"
 #include "json/json.h"
 #include "log/log.h"
+#include "datalayer/engine_metrics.h"
 #include "metrics/parser.h"
-#include "router/engine_metrics.h"
+#include "sched/snapshot_slot.h"
 
-namespace llmd::router {
+namespace llmd::datalayer {
 
 namespace asio = boost::asio;
-using SteadyClock = std::chrono::steady_clock;
 
 const std::vector<std::string>* ModelIndex::restrict_to(std::string_view model) const {
   static const std::vector<std::string> kNobody;
@@ -80,10 +81,11 @@ struct Entry {
   std::atomic<int64_t> last_attempt_ns{0};
   std::atomic<uint64_t> scrapes{0};
   std::atomic<uint64_t> failures{0};
-  std::atomic<std::shared_ptr<const std::string>> last_error;
-  std::atomic<std::shared_ptr<const std::string>> missing;
-  std::atomic<std::shared_ptr<const sched::EndpointMetrics>> last_metrics;
-  std::atomic<std::shared_ptr<const ModelList>> models;
+  // Written by the entry's loop alone (SnapshotSlot's single writer), read by status() and rebuilds.
+  sched::SnapshotSlot<const std::string> last_error;
+  sched::SnapshotSlot<const std::string> missing;
+  sched::SnapshotSlot<const sched::EndpointMetrics> last_metrics;
+  sched::SnapshotSlot<const ModelList> models;
 
   // Worker loop only.
   sched::EndpointMetrics published;
@@ -96,30 +98,28 @@ struct Entry {
   bool named = false;                          // the address is a host name
   bool resolving = false;
   bool in_flight = false;
-  SteadyClock::time_point due{};      // next scrape
-  SteadyClock::time_point wake_at{};  // when this entry next needs a pass
+  Nanos due{0};      // next scrape (Clock::now() time)
+  Nanos wake_at{0};  // when this entry next needs a pass
 };
 
 using EntryPtr = std::shared_ptr<Entry>;
 
 // As the store spells Endpoint::host_port.
 std::string host_port_of(const sched::EndpointSpec& s) {
-  const bool v6 = s.address.find(':') != std::string::npos;
-  return v6 ? "[" + s.address + "]:" + std::to_string(s.port) : s.address + ":" + std::to_string(s.port);
+  return host_port(s.address, s.port);
 }
 
-void set_text(std::atomic<std::shared_ptr<const std::string>>& slot, std::string_view text) {
-  auto cur = slot.load(std::memory_order_acquire);
+void set_text(sched::SnapshotSlot<const std::string>& slot, std::string_view text) {
+  auto cur = slot.load();
   if (cur ? *cur == text : text.empty()) return;
-  slot.store(text.empty() ? nullptr : std::make_shared<const std::string>(text), std::memory_order_release);
+  slot.store(text.empty() ? nullptr : std::make_shared<const std::string>(text));
 }
 
 }  // namespace
 
 struct DataLayer::Core : std::enable_shared_from_this<Core> {
-  Core(sched::EndpointStore& s, const Clock& c, DataLayerOptions o) : store(s), clock(c), options(o) {
-    models.store(std::make_shared<const ModelIndex>());
-  }
+  Core(sched::EndpointStore& s, const Clock& c, DataLayerOptions o)
+      : store(s), clock(c), options(o), models(std::make_shared<const ModelIndex>()) {}
 
   sched::EndpointStore& store;
   const Clock& clock;
@@ -130,7 +130,7 @@ struct DataLayer::Core : std::enable_shared_from_this<Core> {
   std::map<std::string, EntryPtr, std::less<>> entries;
   bool stopped = false;
 
-  std::atomic<std::shared_ptr<const ModelIndex>> models;
+  sched::SnapshotSlot<const ModelIndex> models;  // written under mu
   std::atomic<uint64_t> scrapes{0};
   std::atomic<uint64_t> scrape_errors{0};
   std::atomic<uint64_t> publishes{0};
@@ -144,8 +144,8 @@ struct DataLayer::Core : std::enable_shared_from_this<Core> {
   // The scrapes of one worker: passes over its endpoints, each a few non-blocking calls, timed by
   // one timer for the next thing due.
   http::Awaitable<void> pass_loop(std::shared_ptr<Worker> w);
-  SteadyClock::time_point pass(Worker& w, SteadyClock::time_point now);
-  void step(const EntryPtr& e, SteadyClock::time_point now);
+  Nanos pass(Worker& w, Nanos now);
+  void step(const EntryPtr& e, Nanos now);
   void take_answer(const EntryPtr& e);
   void count_attempt(Entry& e);
   http::Awaitable<void> resolve(EntryPtr e);
@@ -178,11 +178,10 @@ void DataLayer::Core::rebuild_models() {
   auto idx = std::make_shared<ModelIndex>();
   idx->complete = true;
   std::set<std::string, std::less<>> seen;
-  std::string data;
   for (const auto& [id, e] : entries) {
     if (!e->in_store) continue;
     ++idx->ready_endpoints;
-    auto list = e->models.load(std::memory_order_acquire);
+    auto list = e->models.load();
     if (!list) {
       idx->complete = false;
       continue;
@@ -190,15 +189,11 @@ void DataLayer::Core::rebuild_models() {
     const std::string host_port = host_port_of(e->target.spec);
     for (size_t i = 0; i < list->ids.size(); ++i) {
       idx->servers[list->ids[i]].push_back(host_port);
-      if (seen.insert(list->ids[i]).second) {
-        if (!data.empty()) data.push_back(',');
-        data.append(list->objects[i]);
-      }
+      if (seen.insert(list->ids[i]).second) idx->objects.push_back(list->objects[i]);
     }
   }
   if (idx->ready_endpoints == 0) idx->complete = false;
-  idx->list_body = R"({"object":"list","data":[)" + data + "]}";
-  models.store(std::move(idx), std::memory_order_release);
+  models.store(std::move(idx));
 }
 
 void DataLayer::Core::on_success(const EntryPtr& e, sched::EndpointMetrics m, const ExtractReport& report) {
@@ -214,9 +209,9 @@ void DataLayer::Core::on_success(const EntryPtr& e, sched::EndpointMetrics m, co
 
   const bool changed = !same_values(m, e->published);
   const bool aged = now - e->published.update_time >= options.republish_age;
-  if (e->in_store.load(std::memory_order_acquire) && !changed && !aged) return;
+  if (e->in_store.load() && !changed && !aged) return;
   auto shared = std::make_shared<const sched::EndpointMetrics>(m);
-  e->last_metrics.store(shared, std::memory_order_release);
+  e->last_metrics.store(shared);
   std::lock_guard lock(mu);
   if (e->stopped || stopped) return;
   if (!e->in_store) {
@@ -241,7 +236,7 @@ void DataLayer::Core::on_failure(const EntryPtr& e, std::string_view why) {
   e->failures.fetch_add(1, std::memory_order_relaxed);
   scrape_errors.fetch_add(1, std::memory_order_relaxed);
   set_text(e->last_error, why);
-  if (!e->in_store.load(std::memory_order_acquire)) return;
+  if (!e->in_store.load()) return;
   const Nanos since = clock.now() - Nanos(e->last_success_ns.load(std::memory_order_relaxed));
   if (since < options.staleness_threshold) return;
   std::lock_guard lock(mu);
@@ -259,10 +254,7 @@ namespace {
 // After the first scrape, scrapes run on a grid of the interval shared by every endpoint with that
 // interval: their requests then go out in one pass and their answers come back for the next, so a
 // worker wakes twice per interval for all of its endpoints, not twice per endpoint.
-SteadyClock::time_point next_on_grid(SteadyClock::time_point now, Nanos interval) {
-  const auto step = std::chrono::duration_cast<SteadyClock::duration>(interval);
-  return SteadyClock::time_point((now.time_since_epoch() / step + 1) * step);
-}
+Nanos next_on_grid(Nanos now, Nanos interval) { return (now / interval + 1) * interval; }
 
 }  // namespace
 
@@ -277,15 +269,17 @@ http::Awaitable<void> DataLayer::Core::pass_loop(std::shared_ptr<Worker> w) {
       w.scraped.clear();
     }
   } release{*w};
-  while (!w->stopped.load(std::memory_order_acquire)) {
-    const auto next = pass(*w, SteadyClock::now());
-    w->timer.expires_at(next);
+  while (!w->stopped.load()) {
+    const Nanos now = clock.now();
+    const Nanos next = pass(*w, now);
+    // Relative to the injected clock; asio saturates a far-off expiry (Nanos::max) instead of overflowing.
+    w->timer.expires_after(next - now);
     co_await w->timer.async_wait(asio::as_tuple(asio::use_awaitable));
   }
 }
 
-SteadyClock::time_point DataLayer::Core::pass(Worker& w, SteadyClock::time_point now) {
-  auto next = SteadyClock::time_point::max();
+Nanos DataLayer::Core::pass(Worker& w, Nanos now) {
+  auto next = Nanos::max();
   for (size_t i = 0; i < w.scraped.size();) {
     if (w.scraped[i]->stopped) {
       w.scraped[i]->conn.reset();
@@ -306,7 +300,7 @@ void DataLayer::Core::count_attempt(Entry& e) {
   scrapes.fetch_add(1, std::memory_order_relaxed);
 }
 
-void DataLayer::Core::step(const EntryPtr& e, SteadyClock::time_point now) {
+void DataLayer::Core::step(const EntryPtr& e, Nanos now) {
   using Step = http::PolledGet::Step;
   Entry& en = *e;
   if (!en.in_flight) {
@@ -321,7 +315,7 @@ void DataLayer::Core::step(const EntryPtr& e, SteadyClock::time_point now) {
           en.resolving = true;
           asio::co_spawn(en.worker->executor, resolve(e), asio::detached);
         }
-        en.wake_at = SteadyClock::time_point::max();
+        en.wake_at = Nanos::max();
         return;
       }
       std::string path = en.target.metrics_path;
@@ -364,7 +358,7 @@ void DataLayer::Core::step(const EntryPtr& e, SteadyClock::time_point now) {
   en.due = next_on_grid(now, en.target.scrape_interval);
   en.wake_at = en.due;
   if (options.models_interval.count() > 0 && !en.fetching_models &&
-      en.in_store.load(std::memory_order_acquire) && clock.now() >= en.next_models_fetch) {
+      en.in_store.load() && clock.now() >= en.next_models_fetch) {
     en.next_models_fetch = clock.now() + options.models_interval;
     en.fetching_models = true;
     asio::co_spawn(en.worker->executor, fetch_models(e), asio::detached);
@@ -401,7 +395,7 @@ http::Awaitable<void> DataLayer::Core::resolve(EntryPtr e) {
   if (ec || results.empty()) {
     count_attempt(*e);
     on_failure(e, "resolve " + e->upstream.host + ": " + (ec ? ec.message() : std::string("no address")));
-    e->due = next_on_grid(SteadyClock::now(), e->target.scrape_interval);
+    e->due = next_on_grid(clock.now(), e->target.scrape_interval);
   } else {
     for (const auto& r : results) e->peers.push_back(r.endpoint());
   }
@@ -436,11 +430,11 @@ http::Awaitable<void> DataLayer::Core::fetch_models(EntryPtr e) {
     }
   }
   if (!list) log::debug("endpoint models unknown", log::kv("endpoint", e->target.spec.id));
-  auto cur = e->models.load(std::memory_order_acquire);
+  auto cur = e->models.load();
   const bool same = (cur == nullptr && list == nullptr) ||
                     (cur && list && cur->ids == list->ids && cur->objects == list->objects);
   if (same) co_return;
-  e->models.store(list, std::memory_order_release);
+  e->models.store(list);
   std::lock_guard lock(mu);
   if (!stopped) rebuild_models();
 }
@@ -537,7 +531,7 @@ std::vector<EndpointStatus> DataLayer::status() const {
 }
 
 std::shared_ptr<const ModelIndex> DataLayer::models() const {
-  return core_->models.load(std::memory_order_acquire);
+  return core_->models.load();
 }
 
 DataLayerStats DataLayer::stats() const {
@@ -545,4 +539,4 @@ DataLayerStats DataLayer::stats() const {
                         core_->models_fetches.load()};
 }
 
-}  // namespace llmd::router
+}  // namespace llmd::datalayer

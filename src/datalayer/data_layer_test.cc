@@ -1,4 +1,4 @@
-#include "router/data_layer.h"
+#include "datalayer/data_layer.h"
 
 #include <chrono>
 #include <functional>
@@ -10,13 +10,13 @@
 #include <gtest/gtest.h>
 
 #include "common/testing/refused_port.h"
-#include "router/testing/fake_upstream.h"
+#include "http/testing/fake_upstream.h"
 
-namespace llmd::router {
+namespace llmd::datalayer {
 namespace {
 
-using testing::FakeUpstream;
-using testing::vllm_metrics_page;
+using http::testing::FakeUpstream;
+using http::testing::vllm_metrics_page;
 
 bool eventually(const std::function<bool()>& pred,
                 std::chrono::milliseconds deadline = std::chrono::seconds(20)) {
@@ -257,11 +257,13 @@ TEST_F(DataLayerTest, ModelIndexMergesReadyEndpoints) {
   ASSERT_NE(unknown, nullptr);
   EXPECT_TRUE(unknown->empty());
   // The merged list carries each model once, as its first endpoint described it.
-  EXPECT_NE(idx->list_body.find(R"("id":"base","object":"model","owned_by":"a")"), std::string::npos)
-      << idx->list_body;
-  EXPECT_NE(idx->list_body.find(R"("id":"lora-1")"), std::string::npos);
-  EXPECT_EQ(idx->list_body.find(R"("owned_by":"b"},{"id":"base")"), std::string::npos);
+  ASSERT_EQ(idx->objects.size(), 2u);
+  std::string all;
+  for (const auto& o : idx->objects) all += o + "\n";
+  EXPECT_NE(all.find(R"("id":"base","object":"model","owned_by":"a")"), std::string::npos) << all;
+  EXPECT_NE(all.find(R"("id":"lora-1")"), std::string::npos) << all;
+  EXPECT_EQ(all.find(R"("id":"base")"), all.rfind(R"("id":"base")")) << all;  // listed once
 }
 
 }  // namespace
-}  // namespace llmd::router
+}  // namespace llmd::datalayer

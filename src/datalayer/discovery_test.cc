@@ -1,4 +1,4 @@
-#include "router/discovery.h"
+#include "datalayer/discovery.h"
 
 #include <chrono>
 #include <cstdio>
@@ -12,7 +12,7 @@
 
 #include <gtest/gtest.h>
 
-namespace llmd::router {
+namespace llmd::datalayer {
 namespace {
 
 const DiscoveryDefaults kDefaults{"default", std::chrono::milliseconds(50)};
@@ -209,4 +209,4 @@ TEST_F(WatcherTest, ReloadsOnChangeAndKeepsSetOnBadFile) {
 }
 
 }  // namespace
-}  // namespace llmd::router
+}  // namespace llmd::datalayer

@@ -1,10 +1,10 @@
-#include "router/engine_metrics.h"
+#include "datalayer/engine_metrics.h"
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 
-namespace llmd::router {
+namespace llmd::datalayer {
 
 namespace {
 
@@ -175,4 +175,4 @@ bool same_values(const sched::EndpointMetrics& a, const sched::EndpointMetrics& 
          a.cache_block_size == b.cache_block_size && a.cache_num_gpu_blocks == b.cache_num_gpu_blocks;
 }
 
-}  // namespace llmd::router
+}  // namespace llmd::datalayer
