@@ -1,6 +1,7 @@
 // GET /metrics over HTTP: what a server exposes parses back to the values it holds.
 
 #include <map>
+#include <span>
 #include <string>
 
 #include <boost/asio/co_spawn.hpp>
@@ -82,6 +83,44 @@ TEST(HttpMetricsEndpoint, ExpositionParsesBackToRegistryValues) {
             "llmd_test_queue_depth 7.25\n# HELP llmd_test_latency_seconds Latency.\n"
             "# TYPE llmd_test_latency_seconds histogram\nllmd_test_latency_seconds_count 3\n");
   EXPECT_DOUBLE_EQ(values["llmd_test_latency_seconds_sum"], 3.55);
+
+  server.drain();
+  server.wait();
+}
+
+// A service that renders its own page (a registry plus lines of its own) mounts it the same way and
+// is handed the request's `name[]` values.
+TEST(HttpMetricsEndpoint, ServesACallersOwnPageWithTheRequestedNames) {
+  metrics::Registry registry;
+  auto depth = registry.gauge("llmd_test_queue_depth", "Queue depth.");
+  ASSERT_TRUE(depth.has_value());
+  (*depth)->set(3);
+  Router router;
+  mount_metrics(
+      router,
+      [&registry](std::string& out, std::span<const std::string> names) {
+        registry.expose_to(out, names);
+        out += "# names:";
+        for (const auto& n : names) out += " " + n;
+        out += "\nllmd_test_extra 1\n";
+      },
+      "/custom");
+  ServerOptions options;
+  options.threads = 1;
+  Server server(options, std::move(router));
+  ASSERT_TRUE(server.start().has_value());
+
+  auto all = get(server.port(), "/custom");
+  ASSERT_TRUE(all.has_value()) << all.error().message;
+  EXPECT_EQ(all->result(), Status::ok);
+  EXPECT_EQ((*all)[Field::content_type], metrics::kContentType);
+  EXPECT_EQ(all->body(),
+            "# HELP llmd_test_queue_depth Queue depth.\n# TYPE llmd_test_queue_depth gauge\n"
+            "llmd_test_queue_depth 3\n# names:\nllmd_test_extra 1\n");
+
+  auto some = get(server.port(), "/custom?name%5B%5D=llmd_test_extra&name[]=other");
+  ASSERT_TRUE(some.has_value()) << some.error().message;
+  EXPECT_EQ(some->body(), "# names: llmd_test_extra other\nllmd_test_extra 1\n");
 
   server.drain();
   server.wait();

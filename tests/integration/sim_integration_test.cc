@@ -608,7 +608,8 @@ TEST_F(KvEventsTest, SubscriberReceivesBlockStoredWithVllmHashes) {
   auto r = post(sim->port, "/v1/completions",
                 R"({"model":"sim-model","prompt":)" + tokens_json(1, 32) + R"(,"max_tokens":1})");
   ASSERT_EQ(r.status, 200) << r.body;
-  // sha256_cbor with PYTHONHASHSEED=0 over tokens 1..16 and 17..32 (kvcache.md §2.1).
+  // sha256_cbor with PYTHONHASHSEED=0 over tokens 1..16 and 17..32, chained as vLLM chains block
+  // hashes (vllm/v1/core/kv_cache_utils.py).
   const auto batches =
       collect([](const kvevents::EventBatch& b) { return has_stored(b, 3236607068019569386ull); });
   ASSERT_FALSE(batches.empty());

@@ -34,7 +34,6 @@ class BlockPool {
   // vLLM's kv_cache_usage_perc: 1 - free / usable.
   double usage() const;
   uint32_t ref_count(uint32_t block) const { return blocks_[block].ref_cnt; }
-  bool is_cached(uint32_t block) const { return blocks_[block].cached; }
 
   // A cached block holding `hash`, or -1.
   int64_t lookup(const kvevents::Digest& hash) const;

@@ -26,7 +26,6 @@ class Codec {
   bool valid(uint32_t id) const;
   // The token ids of the simulator's filler text in this vocabulary.
   const std::vector<uint32_t>& filler() const { return filler_; }
-  bool is_pseudo() const { return hf_ == nullptr; }
 
  private:
   PseudoTokenizer pseudo_;

@@ -1,6 +1,6 @@
 #include "sim/server/openai.h"
 
-#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 #include <fmt/format.h>
 
 #include "json/json.h"
@@ -108,35 +108,6 @@ void parse_messages(json::ObjectReader& body, CompletionRequest& req) {
   req.prompt_text = render_chat(out, add_generation_prompt);
 }
 
-void parse_kv_transfer(json::ObjectReader& body, CompletionRequest& req) {
-  json::ObjectReader kv = body.optional_object("kv_transfer_params");
-  if (!kv) return;
-  KvTransferParams p;
-  p.do_remote_decode = kv.optional_bool("do_remote_decode").value_or(false);
-  p.do_remote_prefill = kv.optional_bool("do_remote_prefill").value_or(false);
-  if (auto s = kv.optional_string("remote_engine_id")) p.remote_engine_id = std::string(*s);
-  if (auto s = kv.optional_string("remote_request_id")) p.remote_request_id = std::string(*s);
-  if (auto s = kv.optional_string("remote_host")) p.remote_host = std::string(*s);
-  p.remote_port = kv.optional_int("remote_port");
-  p.tp_size = kv.optional_int("tp_size");
-  const bj::value* ids = kv.find("remote_block_ids");
-  if (ids != nullptr && ids->is_array()) {
-    // Flat [1,2,3] or one list per KV-cache group ([[1,2,3]]).
-    for (const auto& v : ids->get_array()) {
-      if (v.is_int64()) {
-        p.remote_block_ids.push_back(v.get_int64());
-      } else if (v.is_array()) {
-        for (const auto& w : v.get_array()) {
-          if (w.is_int64()) p.remote_block_ids.push_back(w.get_int64());
-        }
-      }
-    }
-  } else if (ids != nullptr && !ids->is_null()) {
-    kv.fail_type("remote_block_ids", "array");
-  }
-  req.kv_transfer_params = std::move(p);
-}
-
 void append_usage(std::string& out, const Usage& u) {
   fmt::format_to(
       std::back_inserter(out),
@@ -205,7 +176,9 @@ Result<CompletionRequest> parse_completion_request(std::string_view body_text, A
     if (salt->empty()) body.fail("cache_salt", "must be a non-empty string");
     req.cache_salt = std::string(*salt);
   }
-  parse_kv_transfer(body, req);
+  if (json::ObjectReader kv = body.optional_object("kv_transfer_params")) {
+    req.kv_transfer_params = vllm::read_kv_transfer_params(kv);
+  }
   // Typed checks of common sampling fields, so a wrong type is a 400 as on vLLM.
   (void)body.optional_double("temperature");
   (void)body.optional_double("top_p");
@@ -248,30 +221,9 @@ void append_json_string(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-std::string render_usage(const Usage& u) {
-  std::string out;
-  append_usage(out, u);
-  return out;
-}
-
-std::string render_kv_transfer_params(const KvTransferParams& p) {
-  bj::object o;
-  o["do_remote_prefill"] = p.do_remote_prefill;
-  o["do_remote_decode"] = p.do_remote_decode;
-  bj::array ids;
-  for (int64_t id : p.remote_block_ids) ids.push_back(id);
-  o["remote_block_ids"] = std::move(ids);
-  o["remote_engine_id"] = p.remote_engine_id ? bj::value(*p.remote_engine_id) : bj::value(nullptr);
-  o["remote_request_id"] = p.remote_request_id ? bj::value(*p.remote_request_id) : bj::value(nullptr);
-  o["remote_host"] = p.remote_host ? bj::value(*p.remote_host) : bj::value(nullptr);
-  o["remote_port"] = p.remote_port ? bj::value(*p.remote_port) : bj::value(nullptr);
-  o["tp_size"] = p.tp_size ? bj::value(*p.tp_size) : bj::value(nullptr);
-  return bj::serialize(o);
-}
-
 std::string render_response(ApiKind api, std::string_view id, int64_t created, std::string_view model,
                             std::string_view text, std::string_view finish_reason, const Usage& usage,
-                            const std::optional<KvTransferParams>& kv) {
+                            const std::optional<vllm::KvTransferParams>& kv) {
   std::string out;
   out.reserve(256 + text.size());
   append_head(out, id, api == ApiKind::kChatCompletions ? "chat.completion" : "text_completion", created,
@@ -289,7 +241,7 @@ std::string render_response(ApiKind api, std::string_view id, int64_t created, s
   out += R"(,"stop_reason":null}],"usage":)";
   append_usage(out, usage);
   out += R"(,"prompt_logprobs":null,"kv_transfer_params":)";
-  out += kv ? render_kv_transfer_params(*kv) : "null";
+  out += kv ? vllm::render_kv_transfer_params(*kv) : "null";
   out += '}';
   return out;
 }

@@ -12,22 +12,11 @@
 #include "common/error.h"
 #include "sim/engine/tokenizer.h"
 #include "vllm/api.h"
+#include "vllm/kv_transfer_params.h"
 
 namespace llmd::sim {
 
 using vllm::ApiKind;
-
-// NixlConnector kv_transfer_params (kvcache.md §5.4).
-struct KvTransferParams {
-  bool do_remote_decode = false;
-  bool do_remote_prefill = false;
-  std::optional<std::string> remote_engine_id;
-  std::optional<std::string> remote_request_id;
-  std::optional<std::string> remote_host;
-  std::optional<int64_t> remote_port;
-  std::vector<int64_t> remote_block_ids;
-  std::optional<int64_t> tp_size;
-};
 
 struct CompletionRequest {
   ApiKind api = ApiKind::kCompletions;
@@ -41,7 +30,7 @@ struct CompletionRequest {
   bool continuous_usage = false;
   bool ignore_eos = false;
   std::optional<std::string> cache_salt;
-  std::optional<KvTransferParams> kv_transfer_params;
+  std::optional<vllm::KvTransferParams> kv_transfer_params;
 };
 
 // Errors name the field (`messages[1].content: expected string or array, got number`).
@@ -57,13 +46,10 @@ struct Usage {
 // Appends `s` as a JSON string literal (quotes included).
 void append_json_string(std::string& out, std::string_view s);
 
-std::string render_usage(const Usage& u);
-std::string render_kv_transfer_params(const KvTransferParams& p);
-
 // Whole (non-streamed) responses.
 std::string render_response(ApiKind api, std::string_view id, int64_t created, std::string_view model,
                             std::string_view text, std::string_view finish_reason, const Usage& usage,
-                            const std::optional<KvTransferParams>& kv);
+                            const std::optional<vllm::KvTransferParams>& kv);
 
 // SSE chunk payloads (without "data: "). `finish_reason` empty means null. `usage` non-null adds a
 // usage object (continuous_usage_stats).

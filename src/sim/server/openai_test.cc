@@ -83,7 +83,7 @@ TEST(OpenAiTest, ErrorsNameTheField) {
 }
 
 TEST(OpenAiTest, RendersVllmShapedResponses) {
-  KvTransferParams kv;
+  vllm::KvTransferParams kv;
   kv.do_remote_prefill = true;
   kv.remote_block_ids = {1, 2};
   kv.remote_engine_id = "e";

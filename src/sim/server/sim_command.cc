@@ -2,12 +2,15 @@
 
 #include <cstdlib>
 #include <memory>
-#include <random>
+#include <optional>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include "common/clock.h"
+#include "common/random.h"
 #include "common/signals.h"
 #include "json/json.h"
 #include "kvevents/wire.h"
@@ -63,7 +66,7 @@ constexpr std::pair<const char*, FailureType> kFailureNames[] = {
     {"context_length", FailureType::kContextLength},   {"server_error", FailureType::kServerError},
     {"invalid_request", FailureType::kInvalidRequest}, {"model_not_found", FailureType::kModelNotFound}};
 
-// vLLM's --kv-events-config JSON (kvcache.md §1.2).
+// vLLM's --kv-events-config JSON (KVEventsConfig, vllm/config/kv_events.py).
 Result<void> apply_kv_events_config(const std::string& text, SimOptions& o) {
   auto doc = json::parse(text);
   if (!doc) return make_error(ErrorCode::kConfig, "--kv-events-config: " + doc.error().message);
@@ -99,29 +102,20 @@ std::string expand_topic(const std::string& pattern, const std::string& pod, con
   return out;
 }
 
-std::string make_engine_id(uint16_t port) {
-  std::random_device rd;
-  return fmt::format("llmd-sim-{}-{:08x}{:08x}", port, rd(), rd());
-}
-
-int run(SimOptions& o) {
-  block_stop_signals();  // before any thread starts; unblocked once the handler is installed
-  auto profile = load_profile(o.profile);
-  if (!profile) {
-    log::error("llmd sim: bad --profile", log::kv("error", profile.error().message));
-    return 2;
-  }
+// Checks the options and fills in what defaults to the profile or the environment. False after
+// logging why the options are unusable.
+bool resolve_options(SimOptions& o, const Profile& profile) {
   if (!o.kv_events_config.empty()) {
     if (auto r = apply_kv_events_config(o.kv_events_config, o); !r) {
       log::error(r.error().message);
-      return 2;
+      return false;
     }
   }
   if (o.replicas < 1 || o.port == 0 || static_cast<int>(o.port) + o.replicas - 1 > 65535) {
     log::error("llmd sim: --replicas must be >= 1 and --port + replicas - 1 <= 65535");
-    return 2;
+    return false;
   }
-  if (o.model.empty()) o.model = profile->model;
+  if (o.model.empty()) o.model = profile.model;
   if (o.advertise_host.empty()) {
     const char* pod_ip = std::getenv("POD_IP");
     o.advertise_host = pod_ip != nullptr && *pod_ip != '\0' ? pod_ip : "127.0.0.1";
@@ -135,135 +129,197 @@ int run(SimOptions& o) {
   if (!o.hash_seed_set) {
     log::warn("no --hash-seed and no PYTHONHASHSEED: block hashes are random per process, as on vLLM");
   }
+  return true;
+}
+
+// --lora-modules name=path ...
+std::optional<std::vector<std::pair<std::string, std::string>>> lora_modules(const SimOptions& o) {
   std::vector<std::pair<std::string, std::string>> loras;
   for (const auto& m : o.lora_modules) {
     const size_t eq = m.find('=');
     if (eq == std::string::npos || eq == 0) {
       log::error("llmd sim: --lora-modules expects name=path", log::kv("got", m));
-      return 2;
+      return std::nullopt;
     }
     loras.emplace_back(m.substr(0, eq), m.substr(eq + 1));
   }
-  std::vector<FailureType> failure_types;
+  return loras;
+}
+
+// --failure-types; every type when a failure rate is set without them.
+std::optional<std::vector<FailureType>> failure_types(const SimOptions& o) {
+  std::vector<FailureType> types;
   for (const auto& name : o.failure_types) {
     bool found = false;
     for (const auto& [n, t] : kFailureNames) {
       if (name == n) {
-        failure_types.push_back(t);
+        types.push_back(t);
         found = true;
       }
     }
     if (!found) {
       log::error("llmd sim: unknown --failure-types value", log::kv("got", name));
-      return 2;
+      return std::nullopt;
     }
   }
-  if (o.failure_rate > 0 && failure_types.empty()) {
-    for (const auto& [n, t] : kFailureNames) failure_types.push_back(t);
+  if (o.failure_rate > 0 && types.empty()) {
+    for (const auto& [n, t] : kFailureNames) types.push_back(t);
   }
+  return types;
+}
 
-  std::shared_ptr<const Codec> codec;
-  if (!o.tokenizer.empty()) {
-    auto tok = tokenizer::Tokenizer::load(o.tokenizer);
-    if (!tok) {
-      log::error("llmd sim: --tokenizer", log::kv("error", tok.error().message));
-      return 2;
+// The pseudo-tokenizer, or --tokenizer's; null after logging a load failure.
+std::shared_ptr<const Codec> make_codec(const SimOptions& o) {
+  if (o.tokenizer.empty()) return std::make_shared<Codec>();
+  auto tok = tokenizer::Tokenizer::load(o.tokenizer);
+  if (!tok) {
+    log::error("llmd sim: --tokenizer", log::kv("error", tok.error().message));
+    return nullptr;
+  }
+  return std::make_shared<Codec>(*tok);
+}
+
+// Replica i publishes on the endpoints offset by i, under its own pod's topic.
+std::optional<std::vector<KvPublisherEndpoint>> kv_endpoints(const SimOptions& o) {
+  std::vector<KvPublisherEndpoint> eps;
+  for (int i = 0; i < o.replicas; ++i) {
+    KvPublisherEndpoint ep;
+    auto pub = kvevents::offset_endpoint(o.kv_endpoint, i);
+    if (!pub) {
+      log::error("llmd sim: cannot offset --kv-events-endpoint", log::kv("endpoint", o.kv_endpoint));
+      return std::nullopt;
     }
-    codec = std::make_shared<Codec>(*tok);
-  } else {
-    codec = std::make_shared<Codec>();
-  }
-
-  std::unique_ptr<KvPublisher> publisher;
-  if (o.kv_events) {
-    std::vector<KvPublisherEndpoint> eps;
-    for (int i = 0; i < o.replicas; ++i) {
-      KvPublisherEndpoint ep;
-      auto pub = kvevents::offset_endpoint(o.kv_endpoint, i);
-      if (!pub) {
-        log::error("llmd sim: cannot offset --kv-events-endpoint", log::kv("endpoint", o.kv_endpoint));
-        return 2;
+    ep.endpoint = *pub;
+    if (!o.kv_replay_endpoint.empty()) {
+      auto rep = kvevents::offset_endpoint(o.kv_replay_endpoint, i);
+      if (!rep) {
+        log::error("llmd sim: cannot offset the replay endpoint", log::kv("endpoint", o.kv_replay_endpoint));
+        return std::nullopt;
       }
-      ep.endpoint = *pub;
-      if (!o.kv_replay_endpoint.empty()) {
-        auto rep = kvevents::offset_endpoint(o.kv_replay_endpoint, i);
-        if (!rep) {
-          log::error("llmd sim: cannot offset the replay endpoint",
-                     log::kv("endpoint", o.kv_replay_endpoint));
-          return 2;
-        }
-        ep.replay_endpoint = *rep;
-      }
-      const std::string pod = o.advertise_host + ":" + std::to_string(o.port + i);
-      ep.topic = expand_topic(o.kv_topic, pod, o.model);
-      eps.push_back(std::move(ep));
+      ep.replay_endpoint = *rep;
     }
-    KvPublisherOptions po;
-    po.encoding = o.kv_legacy ? kvevents::Encoding::kArray : kvevents::Encoding::kMap;
-    po.replay_legacy = o.kv_replay_legacy;
-    po.hwm = o.kv_hwm;
-    po.buffer_steps = o.kv_buffer_steps;
-    po.queue_size = o.kv_queue;
-    publisher = std::make_unique<KvPublisher>(std::move(eps), po);
-    if (auto r = publisher->start(); !r) {
-      log::error("llmd sim: KV event publisher", log::kv("error", r.error().message));
-      return 2;
-    }
+    const std::string pod = o.advertise_host + ":" + std::to_string(o.port + i);
+    ep.topic = expand_topic(o.kv_topic, pod, o.model);
+    eps.push_back(std::move(ep));
   }
+  return eps;
+}
 
+// The started KV event publisher, null when events are off; nullopt after logging a failure.
+std::optional<std::unique_ptr<KvPublisher>> start_publisher(const SimOptions& o) {
+  if (!o.kv_events) return std::unique_ptr<KvPublisher>();
+  auto eps = kv_endpoints(o);
+  if (!eps) return std::nullopt;
+  KvPublisherOptions po;
+  po.encoding = o.kv_legacy ? kvevents::Encoding::kArray : kvevents::Encoding::kMap;
+  po.replay_legacy = o.kv_replay_legacy;
+  po.hwm = o.kv_hwm;
+  po.buffer_steps = o.kv_buffer_steps;
+  po.queue_size = o.kv_queue;
+  auto publisher = std::make_unique<KvPublisher>(std::move(*eps), po);
+  if (auto r = publisher->start(); !r) {
+    log::error("llmd sim: KV event publisher", log::kv("error", r.error().message));
+    return std::nullopt;
+  }
+  return publisher;
+}
+
+// What every replica shares; replica_config() adds what is its own.
+struct Shared {
+  Profile profile;
+  std::vector<std::pair<std::string, std::string>> loras;
+  std::vector<FailureType> failure_types;
+};
+
+ReplicaConfig replica_config(const SimOptions& o, const Shared& shared, int i, Rng& process_rng) {
+  ReplicaConfig rc;
+  rc.index = i;
+  rc.host = o.host;
+  rc.port = static_cast<uint16_t>(o.port + i);
+  rc.advertise_host = o.advertise_host;
+  rc.model = o.model;
+  rc.profile = shared.profile;
+  // Unique per process, as vLLM's engine ids are (a UUID there).
+  rc.engine.engine_id = fmt::format("llmd-sim-{}-{:016x}", rc.port, process_rng());
+  rc.engine.max_num_batched_tokens = o.max_num_batched_tokens;
+  rc.engine.max_num_seqs = o.max_num_seqs;
+  rc.engine.block_size = o.block_size;
+  rc.engine.num_gpu_blocks = o.num_gpu_blocks;
+  rc.engine.max_model_len = o.max_model_len;
+  rc.engine.max_loras = o.max_loras;
+  rc.engine.max_waiting = o.max_waiting;
+  if (o.hash_seed_set) rc.engine.hash_seed = o.hash_seed;
+  rc.engine.kv_transfer_timeout =
+      std::chrono::duration_cast<Nanos>(std::chrono::duration<double>(o.kv_transfer_timeout_s));
+  rc.engine.seed = o.seed + static_cast<uint64_t>(i);
+  rc.engine.kv_events = o.kv_events;
+  rc.lora_enabled = o.enable_lora || !shared.loras.empty();
+  rc.lora_modules = shared.loras;
+  rc.failure_rate = o.failure_rate;
+  rc.failure_types = shared.failure_types;
+  rc.startup_delay = std::chrono::duration_cast<Nanos>(std::chrono::duration<double>(o.startup_delay_s));
+  rc.version = LLMD_SIM_VERSION;
+  rc.seed = o.seed + static_cast<uint64_t>(i);
+  rc.request_id_seed = process_rng();
+  return rc;
+}
+
+// Blocks until SIGINT or SIGTERM.
+void wait_for_stop_signal() {
+  boost::asio::io_context sig_ioc;
+  boost::asio::signal_set signals(sig_ioc, SIGINT, SIGTERM);
+  unblock_stop_signals();  // the handler is in place: a signal pending since start-up arrives now
+  signals.async_wait([](const boost::system::error_code&, int) {});
+  sig_ioc.run();
+}
+
+void stop_all(std::vector<std::unique_ptr<Replica>>& replicas) {
+  for (auto& r : replicas) r->drain();
+  for (auto& r : replicas) r->wait();
+}
+
+int run(SimOptions& o, const Clock& clock) {
+  block_stop_signals();  // before any thread starts; unblocked once the handler is installed
+  auto profile = load_profile(o.profile);
+  if (!profile) {
+    log::error("llmd sim: bad --profile", log::kv("error", profile.error().message));
+    return 2;
+  }
+  if (!resolve_options(o, *profile)) return 2;
+  auto loras = lora_modules(o);
+  if (!loras) return 2;
+  auto failures = failure_types(o);
+  if (!failures) return 2;
+  const Shared shared{*profile, std::move(*loras), std::move(*failures)};
+  auto codec = make_codec(o);
+  if (!codec) return 2;
+  auto started = start_publisher(o);
+  if (!started) return 2;
+  std::unique_ptr<KvPublisher> publisher = std::move(*started);
+
+  // Engine ids and request ids must differ between processes, so this generator is seeded from the
+  // time and the process id rather than from --seed.
+  Rng process_rng(static_cast<uint64_t>(clock.wall_now().count()) ^ static_cast<uint64_t>(::getpid()));
   ReplicaDirectory directory;
   std::vector<std::unique_ptr<Replica>> replicas;
   for (int i = 0; i < o.replicas; ++i) {
-    ReplicaConfig rc;
-    rc.index = i;
-    rc.host = o.host;
-    rc.port = static_cast<uint16_t>(o.port + i);
-    rc.advertise_host = o.advertise_host;
-    rc.model = o.model;
-    rc.profile = *profile;
-    rc.engine.engine_id = make_engine_id(rc.port);
-    rc.engine.max_num_batched_tokens = o.max_num_batched_tokens;
-    rc.engine.max_num_seqs = o.max_num_seqs;
-    rc.engine.block_size = o.block_size;
-    rc.engine.num_gpu_blocks = o.num_gpu_blocks;
-    rc.engine.max_model_len = o.max_model_len;
-    rc.engine.max_loras = o.max_loras;
-    rc.engine.max_waiting = o.max_waiting;
-    if (o.hash_seed_set) rc.engine.hash_seed = o.hash_seed;
-    rc.engine.kv_transfer_timeout =
-        std::chrono::duration_cast<Nanos>(std::chrono::duration<double>(o.kv_transfer_timeout_s));
-    rc.engine.seed = o.seed + static_cast<uint64_t>(i);
-    rc.engine.kv_events = o.kv_events;
-    rc.lora_enabled = o.enable_lora || !loras.empty();
-    rc.lora_modules = loras;
-    rc.failure_rate = o.failure_rate;
-    rc.failure_types = failure_types;
-    rc.startup_delay = std::chrono::duration_cast<Nanos>(std::chrono::duration<double>(o.startup_delay_s));
-    rc.version = LLMD_SIM_VERSION;
-    rc.seed = o.seed + static_cast<uint64_t>(i);
-    replicas.push_back(std::make_unique<Replica>(std::move(rc), codec, publisher.get(), &directory));
+    replicas.push_back(std::make_unique<Replica>(replica_config(o, shared, i, process_rng), clock, codec,
+                                                 publisher.get(), &directory));
     directory.add(replicas.back().get());
   }
   for (auto& r : replicas) {
     if (auto s = r->start(); !s) {
       log::error("llmd sim: cannot start replica", log::kv("port", r->port()),
                  log::kv("error", s.error().message));
-      for (auto& x : replicas) x->drain();
-      for (auto& x : replicas) x->wait();
+      stop_all(replicas);
       return 2;
     }
   }
   log::info("llmd sim ready", log::kv("replicas", o.replicas), log::kv("port", o.port),
             log::kv("profile", profile->name), log::kv("model", o.model), log::kv("kv_events", o.kv_events));
-
-  boost::asio::io_context sig_ioc;
-  boost::asio::signal_set signals(sig_ioc, SIGINT, SIGTERM);
-  unblock_stop_signals();  // the handler is in place: a signal pending since start-up arrives now
-  signals.async_wait([](const boost::system::error_code&, int) {});
-  sig_ioc.run();
+  wait_for_stop_signal();
   log::info("llmd sim draining");
-  for (auto& r : replicas) r->drain();
-  for (auto& r : replicas) r->wait();
+  stop_all(replicas);
   if (publisher) publisher->stop();
   return 0;
 }
@@ -325,7 +381,7 @@ cli::RunFn setup_sim_command(CLI::App& app) {
       "rate_limit, invalid_api_key, context_length, server_error, invalid_request, model_not_found");
   app.add_option("--startup-delay", o->startup_delay_s, "Seconds /health answers 503 after start")
       ->capture_default_str();
-  return [o] { return run(*o); };
+  return [o] { return run(*o, SystemClock::instance()); };
 }
 
 }  // namespace llmd::sim
