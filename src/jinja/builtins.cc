@@ -468,14 +468,16 @@ Result<Value> attr_path(const Value& obj, const std::string& path) {
   return cur;
 }
 
+// The item itself, or the value at its `attribute` path when one is given (none counts as not given).
+Result<Value> item_or_attribute(const Value& item, const Value* attribute) {
+  if (attribute == nullptr || attribute->is_none()) return item;
+  return attr_path(item, attribute->str());
+}
+
 Result<Value> sort_key(const Value& v, const Value* attribute, bool case_sensitive) {
-  Value key = v;
-  if (attribute != nullptr && !attribute->is_none()) {
-    auto a = attr_path(v, attribute->str());
-    if (!a) return a;
-    key = std::move(*a);
-  }
-  if (!case_sensitive && key.is_string()) return Value::string(py_lower(key.as_string()));
+  auto key = item_or_attribute(v, attribute);
+  if (!key) return key;
+  if (!case_sensitive && key->is_string()) return Value::string(py_lower(key->as_string()));
   return key;
 }
 
@@ -1112,14 +1114,10 @@ Result<Value> filter_join(const Value& v, CallArgs& args) {
   const Value* attribute = arg(args, 1, "attribute");
   std::string out;
   for (size_t i = 0; i < items->size(); ++i) {
-    Value item = (*items)[i];
-    if (attribute != nullptr && !attribute->is_none()) {
-      auto a = attr_path(item, attribute->str());
-      if (!a) return a;
-      item = std::move(*a);
-    }
+    auto item = item_or_attribute((*items)[i], attribute);
+    if (!item) return item;
     if (i > 0 && sep != nullptr) out += sep->str();
-    out += item.str();
+    out += item->str();
   }
   return Value::string(std::move(out));
 }
@@ -1184,13 +1182,9 @@ Result<Value> filter_sum(const Value& v, CallArgs& args) {
   const Value* start = arg(args, 1, "start");
   Value total = start != nullptr ? *start : Value::integer(0);
   for (const auto& item : *items) {
-    Value x = item;
-    if (attribute != nullptr && !attribute->is_none()) {
-      auto a = attr_path(item, attribute->str());
-      if (!a) return a;
-      x = std::move(*a);
-    }
-    auto t = binary_op("+", total, x);
+    auto x = item_or_attribute(item, attribute);
+    if (!x) return x;
+    auto t = binary_op("+", total, *x);
     if (!t) return t;
     total = std::move(*t);
   }
