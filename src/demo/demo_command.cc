@@ -25,7 +25,8 @@ namespace llmd::demo {
 
 namespace {
 
-// The scaled-down llm-d optimized-baseline (peers-benchmarks.md §3): the guide runs 150 groups of
+// The scaled-down llm-d optimized-baseline (llm-d-benchmark's guide_optimized-baseline_1 workload;
+// replica KV capacity from llm-d's "KV-cache wins you can see" blog post): the guide runs 150 groups of
 // 6000 shared + 1200 unique tokens on 8-16 replicas with 307k KV tokens each, so one replica holds
 // about a third of the prefixes. Here each of 4 replicas holds about a third of 48 groups (8192
 // blocks of 16 tokens), so round-robin keeps missing while prefix-aware routing needs a quarter

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <functional>
+#include <iterator>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <utf8proc.h>
@@ -466,14 +468,16 @@ Result<Value> attr_path(const Value& obj, const std::string& path) {
   return cur;
 }
 
+// The item itself, or the value at its `attribute` path when one is given (none counts as not given).
+Result<Value> item_or_attribute(const Value& item, const Value* attribute) {
+  if (attribute == nullptr || attribute->is_none()) return item;
+  return attr_path(item, attribute->str());
+}
+
 Result<Value> sort_key(const Value& v, const Value* attribute, bool case_sensitive) {
-  Value key = v;
-  if (attribute != nullptr && !attribute->is_none()) {
-    auto a = attr_path(v, attribute->str());
-    if (!a) return a;
-    key = std::move(*a);
-  }
-  if (!case_sensitive && key.is_string()) return Value::string(py_lower(key.as_string()));
+  auto key = item_or_attribute(v, attribute);
+  if (!key) return key;
+  if (!case_sensitive && key->is_string()) return Value::string(py_lower(key->as_string()));
   return key;
 }
 
@@ -902,319 +906,438 @@ Result<bool> apply_test(const std::string& name, const Value& v, CallArgs& args)
   return type_error(fmt::format("No test named '{}'.", name));
 }
 
-Result<Value> apply_filter(const std::string& name, const Value& v, CallArgs& args) {
-  if (name == "default" || name == "d") {
-    const Value* dflt = arg(args, 0, "default_value");
-    const bool boolean = bool_arg(args, 1, "boolean", false);
-    if (v.is_undefined() || (boolean && !v.truthy())) return dflt != nullptr ? *dflt : Value::string("");
-    return v;
+namespace {
+
+// Jinja2's filters, one function each; apply_filter finds them by name in kFilters.
+using FilterFn = Result<Value> (*)(const Value& v, CallArgs& args);
+
+Result<Value> filter_default(const Value& v, CallArgs& args) {
+  const Value* dflt = arg(args, 0, "default_value");
+  const bool boolean = bool_arg(args, 1, "boolean", false);
+  if (v.is_undefined() || (boolean && !v.truthy())) return dflt != nullptr ? *dflt : Value::string("");
+  return v;
+}
+
+Result<Value> filter_safe(const Value& v, CallArgs&) { return v; }
+
+Result<Value> filter_string(const Value& v, CallArgs&) { return Value::string(v.str()); }
+
+Result<Value> filter_length(const Value& v, CallArgs&) {
+  if (v.is_undefined()) return Value::integer(0);
+  if (v.is_string()) return Value::integer(static_cast<int64_t>(code_points(v.as_string()).size()));
+  if (v.is_list()) return Value::integer(static_cast<int64_t>(v.as_list().size()));
+  if (v.is_dict()) return Value::integer(static_cast<int64_t>(v.as_dict().size()));
+  return type_error(fmt::format("object of type '{}' has no len()", v.type_name()));
+}
+
+Result<Value> filter_tojson(const Value& v, CallArgs& args) {
+  JsonOptions opt;
+  if (const Value* indent = arg(args, 0, "indent"); indent != nullptr && !indent->is_none()) {
+    if (!indent->is_int()) return type_error("tojson indent must be an integer");
+    opt.indent = static_cast<int>(indent->as_int());
   }
-  if (name == "safe") return v;
-  if (name == "string") return Value::string(v.str());
-  if (name == "length" || name == "count") {
-    if (v.is_undefined()) return Value::integer(0);
-    if (v.is_string()) return Value::integer(static_cast<int64_t>(code_points(v.as_string()).size()));
-    if (v.is_list()) return Value::integer(static_cast<int64_t>(v.as_list().size()));
-    if (v.is_dict()) return Value::integer(static_cast<int64_t>(v.as_dict().size()));
-    return type_error(fmt::format("object of type '{}' has no len()", v.type_name()));
-  }
-  if (name == "tojson") {
-    JsonOptions opt;
-    if (const Value* indent = arg(args, 0, "indent"); indent != nullptr && !indent->is_none()) {
-      if (!indent->is_int()) return type_error("tojson indent must be an integer");
-      opt.indent = static_cast<int>(indent->as_int());
-    }
-    opt.ensure_ascii = bool_arg(args, 99, "ensure_ascii", false);
-    opt.sort_keys = bool_arg(args, 99, "sort_keys", false);
-    if (arg(args, 99, "separators") != nullptr) return type_error("tojson separators are not supported");
-    if (v.is_undefined()) return type_error("Object of type Undefined is not JSON serializable");
-    auto s = to_json(v, opt);
-    if (!s) return s.error();
-    return Value::string(std::move(*s));
-  }
-  if (v.is_undefined() &&
-      (name == "upper" || name == "lower" || name == "trim" || name == "title" || name == "capitalize" ||
-       name == "replace" || name == "escape" || name == "e" || name == "indent")) {
-    // These filters work on str(value), and str(undefined) is "".
-    return apply_filter(name, Value::string(""), args);
-  }
-  if (name == "trim") return Value::string(py_strip(v.str(), arg(args, 0, "chars"), true, true));
-  if (name == "upper") return Value::string(py_upper(v.str()));
-  if (name == "lower") return Value::string(py_lower(v.str()));
-  if (name == "capitalize") return Value::string(py_capitalize(v.str()));
-  if (name == "title") {
-    // Jinja2's do_title: words start after runs of "-", whitespace or opening brackets.
-    const auto cps = code_points(v.str());
-    std::string out;
-    bool at_start = true;
-    for (uint32_t cp : cps) {
-      const bool sep = cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<' || is_python_space(cp);
-      if (sep) {
-        out += utf8(cp);
-        at_start = true;
-      } else {
-        out += at_start ? upper_cp(cp) : lower_cp(cp);
-        at_start = false;
-      }
-    }
-    return Value::string(std::move(out));
-  }
-  if (name == "replace") {
-    const Value* o = arg(args, 0, "old");
-    const Value* n = arg(args, 1, "new");
-    if (o == nullptr || n == nullptr) return type_error("replace needs old and new");
-    auto count = int_arg(args, 2, "count", -1);
-    if (!count) return count.error();
-    return Value::string(py_replace(v.str(), o->str(), n->str(), *count));
-  }
-  if (name == "escape" || name == "e") {
-    std::string out;
-    for (char c : v.str()) {
-      switch (c) {
-        case '&':
-          out += "&amp;";
-          break;
-        case '<':
-          out += "&lt;";
-          break;
-        case '>':
-          out += "&gt;";
-          break;
-        case '"':
-          out += "&#34;";
-          break;
-        case '\'':
-          out += "&#39;";
-          break;
-        default:
-          out.push_back(c);
-      }
-    }
-    return Value::string(std::move(out));
-  }
-  if (name == "indent") {
-    const Value* width = arg(args, 0, "width");
-    std::string indention =
-        width != nullptr && width->is_string()
-            ? width->as_string()
-            : std::string(
-                  width && width->is_int() ? static_cast<size_t>(std::max<int64_t>(0, width->as_int())) : 4,
-                  ' ');
-    const bool first = bool_arg(args, 1, "first", false);
-    const bool blank = bool_arg(args, 2, "blank", false);
-    const auto lines = splitlines(v.str() + "\n");
-    std::string rv;
-    if (blank) {
-      for (size_t i = 0; i < lines.size(); ++i) rv += (i ? "\n" + indention : "") + lines[i];
-    } else if (!lines.empty()) {
-      rv = lines[0];
-      for (size_t i = 1; i < lines.size(); ++i)
-        rv += "\n" + (lines[i].empty() ? lines[i] : indention + lines[i]);
-    }
-    if (first) rv = indention + rv;
-    return Value::string(std::move(rv));
-  }
-  if (name == "abs") {
-    if (v.is_float()) return Value::floating(std::fabs(v.as_float()));
-    if (v.is_int() || v.is_bool()) return Value::integer(std::llabs(v.as_int()));
-    return type_error("bad operand type for abs(): '" + v.type_name() + "'");
-  }
-  if (name == "int") {
-    const Value* d = arg(args, 0, "default");
-    auto base = int_arg(args, 1, "base", 10);
-    if (!base) return base.error();
-    return to_int(v, d != nullptr ? *d : Value::integer(0), static_cast<int>(*base));
-  }
-  if (name == "float") {
-    const Value* d = arg(args, 0, "default");
-    if (v.is_number()) return Value::floating(v.as_float());
-    if (v.is_string()) {
-      const std::string s = py_strip(v.as_string(), nullptr, true, true);
-      char* end = nullptr;
-      const double x = std::strtod(s.c_str(), &end);
-      if (!s.empty() && end != nullptr && *end == '\0') return Value::floating(x);
-    }
-    return d != nullptr ? *d : Value::floating(0.0);
-  }
-  if (name == "round") {
-    auto precision = int_arg(args, 0, "precision", 0);
-    if (!precision) return precision.error();
-    const Value* method = arg(args, 1, "method");
-    const std::string m = method ? method->str() : "common";
-    if (!v.is_number()) return type_error("round needs a number");
-    const double scale = std::pow(10.0, static_cast<double>(*precision));
-    const double x = v.as_float() * scale;
-    double r;
-    if (m == "common") {
-      r = std::nearbyint(x);
-    } else if (m == "ceil") {
-      r = std::ceil(x);
-    } else if (m == "floor") {
-      r = std::floor(x);
+  opt.ensure_ascii = bool_arg(args, 99, "ensure_ascii", false);
+  opt.sort_keys = bool_arg(args, 99, "sort_keys", false);
+  if (arg(args, 99, "separators") != nullptr) return type_error("tojson separators are not supported");
+  if (v.is_undefined()) return type_error("Object of type Undefined is not JSON serializable");
+  auto s = to_json(v, opt);
+  if (!s) return s.error();
+  return Value::string(std::move(*s));
+}
+
+Result<Value> filter_trim(const Value& v, CallArgs& args) {
+  return Value::string(py_strip(v.str(), arg(args, 0, "chars"), true, true));
+}
+
+Result<Value> filter_upper(const Value& v, CallArgs&) { return Value::string(py_upper(v.str())); }
+
+Result<Value> filter_lower(const Value& v, CallArgs&) { return Value::string(py_lower(v.str())); }
+
+Result<Value> filter_capitalize(const Value& v, CallArgs&) { return Value::string(py_capitalize(v.str())); }
+
+// Jinja2's do_title: words start after runs of "-", whitespace or opening brackets.
+Result<Value> filter_title(const Value& v, CallArgs&) {
+  const auto cps = code_points(v.str());
+  std::string out;
+  bool at_start = true;
+  for (uint32_t cp : cps) {
+    const bool sep = cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<' || is_python_space(cp);
+    if (sep) {
+      out += utf8(cp);
+      at_start = true;
     } else {
-      return type_error("method must be common, ceil or floor");
+      out += at_start ? upper_cp(cp) : lower_cp(cp);
+      at_start = false;
     }
-    return Value::floating(r / scale);
   }
-  // Filters over sequences.
-  auto items_r = iterate(v);
-  if (name == "list") {
-    if (!items_r) return items_r.error();
-    return Value::list(std::move(*items_r));
-  }
-  if (name == "first" || name == "last") {
-    if (!items_r) return items_r.error();
-    if (items_r->empty()) return Value::undefined(fmt::format("No {} item, sequence was empty.", name));
-    return name == "first" ? items_r->front() : items_r->back();
-  }
-  if (name == "reverse") {
-    if (v.is_string()) {
-      auto cps = code_points(v.as_string());
-      std::reverse(cps.begin(), cps.end());
-      return Value::string(from_code_points(cps, 0, cps.size()));
+  return Value::string(std::move(out));
+}
+
+Result<Value> filter_replace(const Value& v, CallArgs& args) {
+  const Value* o = arg(args, 0, "old");
+  const Value* n = arg(args, 1, "new");
+  if (o == nullptr || n == nullptr) return type_error("replace needs old and new");
+  auto count = int_arg(args, 2, "count", -1);
+  if (!count) return count.error();
+  return Value::string(py_replace(v.str(), o->str(), n->str(), *count));
+}
+
+Result<Value> filter_escape(const Value& v, CallArgs&) {
+  std::string out;
+  for (char c : v.str()) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
     }
-    if (!items_r) return items_r.error();
-    std::reverse(items_r->begin(), items_r->end());
-    return Value::list(std::move(*items_r));
   }
-  if (name == "join") {
-    if (!items_r) return items_r.error();
-    const Value* sep = arg(args, 0, "d");
-    const Value* attribute = arg(args, 1, "attribute");
-    std::string out;
-    for (size_t i = 0; i < items_r->size(); ++i) {
-      Value item = (*items_r)[i];
-      if (attribute != nullptr && !attribute->is_none()) {
-        auto a = attr_path(item, attribute->str());
-        if (!a) return a;
-        item = std::move(*a);
-      }
-      if (i > 0 && sep != nullptr) out += sep->str();
-      out += item.str();
-    }
-    return Value::string(std::move(out));
+  return Value::string(std::move(out));
+}
+
+Result<Value> filter_indent(const Value& v, CallArgs& args) {
+  const Value* width = arg(args, 0, "width");
+  std::string indention =
+      width != nullptr && width->is_string()
+          ? width->as_string()
+          : std::string(
+                width && width->is_int() ? static_cast<size_t>(std::max<int64_t>(0, width->as_int())) : 4,
+                ' ');
+  const bool first = bool_arg(args, 1, "first", false);
+  const bool blank = bool_arg(args, 2, "blank", false);
+  const auto lines = splitlines(v.str() + "\n");
+  std::string rv;
+  if (blank) {
+    for (size_t i = 0; i < lines.size(); ++i) rv += (i ? "\n" + indention : "") + lines[i];
+  } else if (!lines.empty()) {
+    rv = lines[0];
+    for (size_t i = 1; i < lines.size(); ++i)
+      rv += "\n" + (lines[i].empty() ? lines[i] : indention + lines[i]);
   }
-  if (name == "sort") {
-    if (!items_r) return items_r.error();
-    auto s = sorted(std::move(*items_r), arg(args, 2, "attribute"),
-                    bool_arg(args, 1, "case_sensitive", false), bool_arg(args, 0, "reverse", false));
-    if (!s) return s.error();
-    return Value::list(std::move(*s));
+  if (first) rv = indention + rv;
+  return Value::string(std::move(rv));
+}
+
+Result<Value> filter_abs(const Value& v, CallArgs&) {
+  if (v.is_float()) return Value::floating(std::fabs(v.as_float()));
+  if (v.is_int() || v.is_bool()) return Value::integer(std::llabs(v.as_int()));
+  return type_error("bad operand type for abs(): '" + v.type_name() + "'");
+}
+
+Result<Value> filter_int(const Value& v, CallArgs& args) {
+  const Value* d = arg(args, 0, "default");
+  auto base = int_arg(args, 1, "base", 10);
+  if (!base) return base.error();
+  return to_int(v, d != nullptr ? *d : Value::integer(0), static_cast<int>(*base));
+}
+
+Result<Value> filter_float(const Value& v, CallArgs& args) {
+  const Value* d = arg(args, 0, "default");
+  if (v.is_number()) return Value::floating(v.as_float());
+  if (v.is_string()) {
+    const std::string s = py_strip(v.as_string(), nullptr, true, true);
+    char* end = nullptr;
+    const double x = std::strtod(s.c_str(), &end);
+    if (!s.empty() && end != nullptr && *end == '\0') return Value::floating(x);
   }
-  if (name == "unique") {
-    if (!items_r) return items_r.error();
-    const bool cs = bool_arg(args, 0, "case_sensitive", false);
-    const Value* attribute = arg(args, 1, "attribute");
-    std::vector<Value> seen, out;
-    for (const auto& item : *items_r) {
-      auto k = sort_key(item, attribute, cs);
-      if (!k) return k;
-      if (std::any_of(seen.begin(), seen.end(), [&](const Value& s) { return equals(s, *k); })) continue;
-      seen.push_back(*k);
-      out.push_back(item);
+  return d != nullptr ? *d : Value::floating(0.0);
+}
+
+Result<Value> filter_round(const Value& v, CallArgs& args) {
+  auto precision = int_arg(args, 0, "precision", 0);
+  if (!precision) return precision.error();
+  const Value* method = arg(args, 1, "method");
+  const std::string m = method ? method->str() : "common";
+  if (!v.is_number()) return type_error("round needs a number");
+  const double scale = std::pow(10.0, static_cast<double>(*precision));
+  const double x = v.as_float() * scale;
+  double r;
+  if (m == "common") {
+    r = std::nearbyint(x);
+  } else if (m == "ceil") {
+    r = std::ceil(x);
+  } else if (m == "floor") {
+    r = std::floor(x);
+  } else {
+    return type_error("method must be common, ceil or floor");
+  }
+  return Value::floating(r / scale);
+}
+
+Result<Value> filter_list(const Value& v, CallArgs&) {
+  auto items = iterate(v);
+  if (!items) return items.error();
+  return Value::list(std::move(*items));
+}
+
+// first and last; `name` names the filter in the empty-sequence message.
+Result<Value> end_item(const Value& v, bool front, std::string_view name) {
+  auto items = iterate(v);
+  if (!items) return items.error();
+  if (items->empty()) return Value::undefined(fmt::format("No {} item, sequence was empty.", name));
+  return front ? items->front() : items->back();
+}
+
+Result<Value> filter_first(const Value& v, CallArgs&) { return end_item(v, true, "first"); }
+
+Result<Value> filter_last(const Value& v, CallArgs&) { return end_item(v, false, "last"); }
+
+Result<Value> filter_reverse(const Value& v, CallArgs&) {
+  if (v.is_string()) {
+    auto cps = code_points(v.as_string());
+    std::reverse(cps.begin(), cps.end());
+    return Value::string(from_code_points(cps, 0, cps.size()));
+  }
+  auto items = iterate(v);
+  if (!items) return items.error();
+  std::reverse(items->begin(), items->end());
+  return Value::list(std::move(*items));
+}
+
+Result<Value> filter_join(const Value& v, CallArgs& args) {
+  auto items = iterate(v);
+  if (!items) return items.error();
+  const Value* sep = arg(args, 0, "d");
+  const Value* attribute = arg(args, 1, "attribute");
+  std::string out;
+  for (size_t i = 0; i < items->size(); ++i) {
+    auto item = item_or_attribute((*items)[i], attribute);
+    if (!item) return item;
+    if (i > 0 && sep != nullptr) out += sep->str();
+    out += item->str();
+  }
+  return Value::string(std::move(out));
+}
+
+Result<Value> filter_sort(const Value& v, CallArgs& args) {
+  auto items = iterate(v);
+  if (!items) return items.error();
+  auto s = sorted(std::move(*items), arg(args, 2, "attribute"), bool_arg(args, 1, "case_sensitive", false),
+                  bool_arg(args, 0, "reverse", false));
+  if (!s) return s.error();
+  return Value::list(std::move(*s));
+}
+
+Result<Value> filter_unique(const Value& v, CallArgs& args) {
+  auto items = iterate(v);
+  if (!items) return items.error();
+  const bool cs = bool_arg(args, 0, "case_sensitive", false);
+  const Value* attribute = arg(args, 1, "attribute");
+  std::vector<Value> seen, out;
+  for (const auto& item : *items) {
+    auto k = sort_key(item, attribute, cs);
+    if (!k) return k;
+    if (std::any_of(seen.begin(), seen.end(), [&](const Value& s) { return equals(s, *k); })) continue;
+    seen.push_back(*k);
+    out.push_back(item);
+  }
+  return Value::list(std::move(out));
+}
+
+// A mapping's (key, value) tuples, for items and dictsort; `name` names the filter in the error.
+Result<Value::List> mapping_pairs(const Value& v, std::string_view name) {
+  if (!v.is_dict()) return type_error(std::string(name) + " needs a mapping");
+  Value::List pairs;
+  for (const auto& kv : v.as_dict()) pairs.push_back(Value::list({kv.first, kv.second}, true));
+  return pairs;
+}
+
+Result<Value> filter_items(const Value& v, CallArgs&) {
+  if (v.is_undefined()) return Value::list({});
+  auto pairs = mapping_pairs(v, "items");
+  if (!pairs) return pairs.error();
+  return Value::list(std::move(*pairs));
+}
+
+Result<Value> filter_dictsort(const Value& v, CallArgs& args) {
+  if (v.is_undefined()) return Value::list({});
+  auto pairs = mapping_pairs(v, "dictsort");
+  if (!pairs) return pairs.error();
+  const bool cs = bool_arg(args, 0, "case_sensitive", false);
+  const Value* by = arg(args, 1, "by");
+  const bool by_value = by != nullptr && by->str() == "value";
+  const Value pos = Value::string(by_value ? "1" : "0");
+  auto s = sorted(std::move(*pairs), &pos, cs, bool_arg(args, 2, "reverse", false));
+  if (!s) return s.error();
+  return Value::list(std::move(*s));
+}
+
+Result<Value> filter_sum(const Value& v, CallArgs& args) {
+  auto items = iterate(v);
+  if (!items) return items.error();
+  const Value* attribute = arg(args, 0, "attribute");
+  const Value* start = arg(args, 1, "start");
+  Value total = start != nullptr ? *start : Value::integer(0);
+  for (const auto& item : *items) {
+    auto x = item_or_attribute(item, attribute);
+    if (!x) return x;
+    auto t = binary_op("+", total, *x);
+    if (!t) return t;
+    total = std::move(*t);
+  }
+  return total;
+}
+
+Result<Value> filter_map(const Value& v, CallArgs& args) {
+  auto items = iterate(v);
+  if (!items) return items.error();
+  Value::List out;
+  const Value* attribute = nullptr;
+  const Value* dflt = nullptr;
+  for (const auto& kw : args.keyword) {
+    if (kw.first == "attribute") attribute = &kw.second;
+    if (kw.first == "default") dflt = &kw.second;
+  }
+  if (attribute != nullptr) {
+    for (const auto& item : *items) {
+      auto a = attr_path(item, attribute->str());
+      if (!a) return a;
+      out.push_back(a->is_undefined() && dflt != nullptr ? *dflt : *a);
     }
     return Value::list(std::move(out));
   }
-  if (name == "items" || name == "dictsort") {
-    if (v.is_undefined()) return Value::list({});
-    if (!v.is_dict()) return type_error(name + " needs a mapping");
-    Value::List pairs;
-    for (const auto& kv : v.as_dict()) pairs.push_back(Value::list({kv.first, kv.second}, true));
-    if (name == "items") return Value::list(std::move(pairs));
-    const bool cs = bool_arg(args, 0, "case_sensitive", false);
-    const Value* by = arg(args, 1, "by");
-    const bool by_value = by != nullptr && by->str() == "value";
-    const Value pos = Value::string(by_value ? "1" : "0");
-    auto s = sorted(std::move(pairs), &pos, cs, bool_arg(args, 2, "reverse", false));
-    if (!s) return s.error();
-    return Value::list(std::move(*s));
+  if (args.positional.empty()) return type_error("map requires a filter argument");
+  const std::string filter = args.positional[0].str();
+  CallArgs rest;
+  rest.positional.assign(args.positional.begin() + 1, args.positional.end());
+  rest.keyword = args.keyword;
+  for (const auto& item : *items) {
+    CallArgs a = rest;
+    auto r = apply_filter(filter, item, a);
+    if (!r) return r;
+    out.push_back(std::move(*r));
   }
-  if (name == "sum") {
-    if (!items_r) return items_r.error();
-    const Value* attribute = arg(args, 0, "attribute");
-    const Value* start = arg(args, 1, "start");
-    Value total = start != nullptr ? *start : Value::integer(0);
-    for (const auto& item : *items_r) {
-      Value x = item;
-      if (attribute != nullptr && !attribute->is_none()) {
-        auto a = attr_path(item, attribute->str());
-        if (!a) return a;
-        x = std::move(*a);
-      }
-      auto t = binary_op("+", total, x);
-      if (!t) return t;
-      total = std::move(*t);
-    }
-    return total;
+  return Value::list(std::move(out));
+}
+
+// select, reject, selectattr and rejectattr: keep the items (or, by_attr, the items whose
+// attribute) pass the named test, or are truthy without one, exactly when keep_on.
+Result<Value> filter_by_test(const Value& v, CallArgs& args, std::string_view name, bool by_attr,
+                             bool keep_on) {
+  auto items = iterate(v);
+  if (!items) return items.error();
+  size_t at = 0;
+  std::string attribute;
+  if (by_attr) {
+    if (args.positional.empty()) return type_error(std::string(name) + " requires an attribute");
+    attribute = args.positional[at++].str();
   }
-  if (name == "map") {
-    if (!items_r) return items_r.error();
-    Value::List out;
-    const Value* attribute = nullptr;
-    const Value* dflt = nullptr;
-    for (const auto& kw : args.keyword) {
-      if (kw.first == "attribute") attribute = &kw.second;
-      if (kw.first == "default") dflt = &kw.second;
-    }
-    if (attribute != nullptr) {
-      for (const auto& item : *items_r) {
-        auto a = attr_path(item, attribute->str());
-        if (!a) return a;
-        out.push_back(a->is_undefined() && dflt != nullptr ? *dflt : *a);
-      }
-      return Value::list(std::move(out));
-    }
-    if (args.positional.empty()) return type_error("map requires a filter argument");
-    const std::string filter = args.positional[0].str();
-    CallArgs rest;
-    rest.positional.assign(args.positional.begin() + 1, args.positional.end());
-    rest.keyword = args.keyword;
-    for (const auto& item : *items_r) {
-      CallArgs a = rest;
-      auto r = apply_filter(filter, item, a);
-      if (!r) return r;
-      out.push_back(std::move(*r));
-    }
-    return Value::list(std::move(out));
-  }
-  if (name == "select" || name == "reject" || name == "selectattr" || name == "rejectattr") {
-    if (!items_r) return items_r.error();
-    const bool by_attr = name == "selectattr" || name == "rejectattr";
-    const bool keep_on = name == "select" || name == "selectattr";
-    size_t at = 0;
-    std::string attribute;
+  std::string test;
+  if (at < args.positional.size()) test = args.positional[at++].str();
+  CallArgs test_args;
+  test_args.positional.assign(args.positional.begin() + static_cast<long>(at), args.positional.end());
+  test_args.keyword = args.keyword;
+  Value::List out;
+  for (const auto& item : *items) {
+    Value x = item;
     if (by_attr) {
-      if (args.positional.empty()) return type_error(name + " requires an attribute");
-      attribute = args.positional[at++].str();
+      auto a = attr_path(item, attribute);
+      if (!a) return a;
+      x = std::move(*a);
     }
-    std::string test;
-    if (at < args.positional.size()) test = args.positional[at++].str();
-    CallArgs test_args;
-    test_args.positional.assign(args.positional.begin() + static_cast<long>(at), args.positional.end());
-    test_args.keyword = args.keyword;
-    Value::List out;
-    for (const auto& item : *items_r) {
-      Value x = item;
-      if (by_attr) {
-        auto a = attr_path(item, attribute);
-        if (!a) return a;
-        x = std::move(*a);
-      }
-      bool ok;
-      if (test.empty()) {
-        ok = x.truthy();
-      } else {
-        CallArgs ta = test_args;
-        auto t = apply_test(test, x, ta);
-        if (!t) return t.error();
-        ok = *t;
-      }
-      if (ok == keep_on) out.push_back(item);
+    bool ok;
+    if (test.empty()) {
+      ok = x.truthy();
+    } else {
+      CallArgs ta = test_args;
+      auto t = apply_test(test, x, ta);
+      if (!t) return t.error();
+      ok = *t;
     }
-    return Value::list(std::move(out));
+    if (ok == keep_on) out.push_back(item);
   }
-  if (!items_r && (name == "list" || name == "first")) return items_r.error();
-  return type_error(fmt::format("No filter named '{}'.", name));
+  return Value::list(std::move(out));
+}
+
+Result<Value> filter_select(const Value& v, CallArgs& args) {
+  return filter_by_test(v, args, "select", false, true);
+}
+
+Result<Value> filter_reject(const Value& v, CallArgs& args) {
+  return filter_by_test(v, args, "reject", false, false);
+}
+
+Result<Value> filter_selectattr(const Value& v, CallArgs& args) {
+  return filter_by_test(v, args, "selectattr", true, true);
+}
+
+Result<Value> filter_rejectattr(const Value& v, CallArgs& args) {
+  return filter_by_test(v, args, "rejectattr", true, false);
+}
+
+struct FilterEntry {
+  std::string_view name;
+  FilterFn fn;
+  // The filter works on str(value), and str(undefined) is "": an undefined input becomes "".
+  bool undefined_as_empty = false;
+};
+
+// Sorted by name, for binary search.
+constexpr FilterEntry kFilters[] = {
+    {"abs", filter_abs},
+    {"capitalize", filter_capitalize, true},
+    {"count", filter_length},
+    {"d", filter_default},
+    {"default", filter_default},
+    {"dictsort", filter_dictsort},
+    {"e", filter_escape, true},
+    {"escape", filter_escape, true},
+    {"first", filter_first},
+    {"float", filter_float},
+    {"indent", filter_indent, true},
+    {"int", filter_int},
+    {"items", filter_items},
+    {"join", filter_join},
+    {"last", filter_last},
+    {"length", filter_length},
+    {"list", filter_list},
+    {"lower", filter_lower, true},
+    {"map", filter_map},
+    {"reject", filter_reject},
+    {"rejectattr", filter_rejectattr},
+    {"replace", filter_replace, true},
+    {"reverse", filter_reverse},
+    {"round", filter_round},
+    {"safe", filter_safe},
+    {"select", filter_select},
+    {"selectattr", filter_selectattr},
+    {"sort", filter_sort},
+    {"string", filter_string},
+    {"sum", filter_sum},
+    {"title", filter_title, true},
+    {"tojson", filter_tojson},
+    {"trim", filter_trim, true},
+    {"unique", filter_unique},
+    {"upper", filter_upper, true},
+};
+
+constexpr bool filter_name_less(const FilterEntry& a, const FilterEntry& b) { return a.name < b.name; }
+static_assert(std::is_sorted(std::begin(kFilters), std::end(kFilters), filter_name_less),
+              "kFilters must stay sorted by name");
+
+}  // namespace
+
+Result<Value> apply_filter(const std::string& name, const Value& v, CallArgs& args) {
+  const auto* it = std::lower_bound(std::begin(kFilters), std::end(kFilters), FilterEntry{name, nullptr},
+                                    filter_name_less);
+  if (it == std::end(kFilters) || it->name != name) {
+    return type_error(fmt::format("No filter named '{}'.", name));
+  }
+  if (it->undefined_as_empty && v.is_undefined()) return it->fn(Value::string(""), args);
+  return it->fn(v, args);
 }
 
 }  // namespace llmd::jinja

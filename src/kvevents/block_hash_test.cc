@@ -1,5 +1,6 @@
-// Re-derives the sha256_cbor vectors of kvcache.md §2.1 from first principles: the CBOR input bytes
-// are spelled out by hand, then the digests and their u64 truncations are checked.
+// Re-derives vLLM's sha256_cbor prefix-cache block hashes (vllm/v1/core/kv_cache_utils.py: each block is
+// sha256 of the canonical CBOR of [parent digest, token tuple, extra keys]) from first principles: the CBOR
+// input bytes are spelled out by hand, then the digests and their u64 truncations are checked.
 
 #include "kvevents/block_hash.h"
 

@@ -1,5 +1,6 @@
-// Golden bytes of kvcache.md §1.5 (legacy 109 bytes, map 266 bytes), spelled out field by field,
-// plus round trips and the decoder's tolerance rules (§1.6).
+// Golden bytes of one vLLM KV-event batch (BlockStored and BlockRemoved of one block, as msgspec encodes
+// vllm/distributed/kv_events.py's EventBatch: legacy positional form 109 bytes, map form 266 bytes),
+// spelled out field by field, plus round trips and the decoder's tolerance rules.
 
 #include "kvevents/events.h"
 
@@ -97,7 +98,7 @@ TEST(EventsTest, MapGoldenBytes) {
   ASSERT_EQ(expected.size(), 266u);
   const std::string got = encode_batch(example_batch(), Encoding::kMap);
   EXPECT_EQ(got, expected);
-  // The prefix quoted in §1.5.
+  // The envelope, the timestamp and the map-form BlockStored up to its first block hash.
   EXPECT_EQ(got.substr(0, 44),
             unhex("93cb41d954fc40200000928ba474797065ab426c6f636b53746f726564ac626c6f636b5f6861736865"
                   "7391cf"));

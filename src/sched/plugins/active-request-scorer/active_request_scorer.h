@@ -1,6 +1,7 @@
 #pragma once
 // active-request-scorer: scores by the scheduler's own in-flight request counts (from
-// inflight-load-producer): idle endpoints 1, others (max − count)/max × maxBusyScore (scheduler.md §1.9).
+// inflight-load-producer): idle endpoints 1, others (max − count)/max × maxBusyScore (llm-d-router
+// pkg/epp/framework/plugins/scheduling/scorer/activerequest).
 
 #include <chrono>
 #include <cstdint>

@@ -1,6 +1,7 @@
 #pragma once
 // by-label (deprecated upstream, kept for existing configs): keeps endpoints whose value of one label is
-// in a list, optionally also those without the label (scheduler.md §1.9).
+// in a list, optionally also those without the label (llm-d-router
+// pkg/epp/framework/plugins/scheduling/filter/bylabel).
 
 #include <memory>
 #include <string>

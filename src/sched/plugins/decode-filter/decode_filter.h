@@ -1,5 +1,6 @@
 #pragma once
-// decode-filter: keeps endpoints that can decode, by the llm-d.ai/role label (scheduler.md §1.9, §1.10).
+// decode-filter: keeps endpoints that can decode, by the llm-d.ai/role label (llm-d-router
+// pkg/epp/framework/plugins/scheduling/filter/bylabel/roles.go).
 
 #include <memory>
 #include <string_view>

@@ -14,8 +14,9 @@ struct RoleCase {
   bool prefill;
 };
 
-// scheduler.md §1.9: decode keeps {decode, prefill-decode, both, encode-prefill-decode} and unlabeled;
-// prefill keeps {prefill, encode-prefill, prefill-decode, both, encode-prefill-decode}, not unlabeled.
+// As in llm-d-router pkg/epp/framework/plugins/scheduling/filter/bylabel/roles.go: decode keeps {decode,
+// prefill-decode, both, encode-prefill-decode} and unlabeled; prefill keeps {prefill, encode-prefill,
+// prefill-decode, both, encode-prefill-decode}, not unlabeled.
 const RoleCase kRoleCases[] = {
     {nullptr, true, false},
     {"decode", true, false},

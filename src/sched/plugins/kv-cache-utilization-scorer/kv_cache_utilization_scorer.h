@@ -1,6 +1,6 @@
 #pragma once
-// kv-cache-utilization-scorer: 1 − KV-cache usage fraction (scheduler.md §1.9). Deprecated alias
-// kv-cache-scorer.
+// kv-cache-utilization-scorer: 1 − KV-cache usage fraction (llm-d-router
+// pkg/epp/framework/plugins/scheduling/scorer/kvcacheutilization). Deprecated alias kv-cache-scorer.
 
 #include <memory>
 #include <span>

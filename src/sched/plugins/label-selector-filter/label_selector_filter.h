@@ -1,6 +1,7 @@
 #pragma once
 // label-selector-filter (deprecated alias by-label-selector): a Kubernetes label selector over endpoint
-// labels (scheduler.md §1.9). matchLabels and matchExpressions are ANDed; an empty selector keeps all.
+// labels (llm-d-router pkg/epp/framework/plugins/scheduling/filter/bylabel/selector.go). matchLabels and
+// matchExpressions are ANDed; an empty selector keeps all.
 
 #include <map>
 #include <memory>

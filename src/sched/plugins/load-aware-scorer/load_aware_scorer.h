@@ -1,6 +1,6 @@
 #pragma once
 // load-aware-scorer: 0.5 for an empty queue, falling linearly to 0 at `threshold` waiting requests
-// (scheduler.md §1.9). The maximum is 0.5 by design.
+// (llm-d-router pkg/epp/framework/plugins/scheduling/scorer/loadaware). The maximum is 0.5 by design.
 
 #include <cstdint>
 #include <memory>

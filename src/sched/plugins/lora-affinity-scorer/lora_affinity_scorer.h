@@ -1,6 +1,6 @@
 #pragma once
 // lora-affinity-scorer: prefers endpoints where the target model (LoRA adapter) is active or can be loaded
-// (scheduler.md §1.9).
+// (llm-d-router pkg/epp/framework/plugins/scheduling/scorer/loraaffinity).
 
 #include <memory>
 #include <span>

@@ -1,6 +1,6 @@
 #pragma once
 // max-score-picker: the highest total score wins; ties are broken uniformly at random by a shuffle followed
-// by a stable sort (scheduler.md §1.4).
+// by a stable sort (llm-d-router pkg/epp/framework/plugins/scheduling/picker/maxscore).
 
 #include <cstdint>
 #include <memory>

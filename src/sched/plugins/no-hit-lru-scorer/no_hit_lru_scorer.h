@@ -1,8 +1,8 @@
 #pragma once
 // no-hit-lru-scorer: spreads cold requests (no candidate has any cached prefix block) over endpoints
 // that have served cold requests least recently, so new prefixes land on different endpoints
-// (scheduler.md §1.9). Warm requests get a neutral 0.5 everywhere. The LRU is a per-endpoint stamp
-// from a global counter, updated lock-free at PreRequest.
+// (llm-d-router pkg/epp/framework/plugins/scheduling/scorer/nohitlru). Warm requests get a neutral 0.5
+// everywhere. The LRU is a per-endpoint stamp from a global counter, updated lock-free at PreRequest.
 
 #include <atomic>
 #include <cstdint>

@@ -1,6 +1,7 @@
 #pragma once
 // prefix-cache-affinity-filter: keeps only "sticky" endpoints (prefix match ratio >= threshold) unless
-// exploring or unless sticking would cost too much queueing (scheduler.md §1.9).
+// exploring or unless sticking would cost too much queueing (llm-d-router
+// pkg/epp/framework/plugins/scheduling/filter/prefixcacheaffinity).
 
 #include <memory>
 #include <string>

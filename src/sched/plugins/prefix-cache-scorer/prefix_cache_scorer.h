@@ -1,6 +1,7 @@
 #pragma once
 // prefix-cache-scorer: scores each endpoint by how much of the request's prefix it holds, from the
-// PrefixCacheMatchInfo a prefix producer wrote (scheduler.md §1.9):
+// PrefixCacheMatchInfo a prefix producer wrote (llm-d-router
+// pkg/epp/framework/plugins/scheduling/scorer/prefix):
 //   w · min(1, MatchBlocks·BlockSize / matchLengthScaleTokens)² + (1 − w) · MatchBlocks/TotalBlocks.
 
 #include <cstdint>

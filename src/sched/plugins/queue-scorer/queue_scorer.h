@@ -1,6 +1,6 @@
 #pragma once
-// queue-scorer: min-max normalised waiting queue, (max − q)/(max − min); 1 for all when equal (scheduler.md
-// §1.9).
+// queue-scorer: min-max normalised waiting queue, (max − q)/(max − min); 1 for all when equal (llm-d-router
+// pkg/epp/framework/plugins/scheduling/scorer/queuedepth).
 
 #include <memory>
 #include <span>

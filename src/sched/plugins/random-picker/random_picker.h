@@ -1,5 +1,6 @@
 #pragma once
-// random-picker: uniformly random endpoints, ignoring scores (scheduler.md §1.4).
+// random-picker: uniformly random endpoints, ignoring scores (llm-d-router
+// pkg/epp/framework/plugins/scheduling/picker/random).
 
 #include <cstdint>
 #include <memory>

@@ -1,5 +1,6 @@
 #pragma once
-// running-requests-size-scorer: min-max normalised running requests, like queue-scorer (scheduler.md §1.9).
+// running-requests-size-scorer: min-max normalised running requests, like queue-scorer (llm-d-router
+// pkg/epp/framework/plugins/scheduling/scorer/runningrequests).
 
 #include <memory>
 #include <span>

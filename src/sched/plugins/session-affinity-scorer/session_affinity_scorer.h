@@ -1,9 +1,10 @@
 #pragma once
-// session-affinity-scorer, strategy encoded_endpoint_header (scheduler.md §1.9): the request header
-// x-session-token carries the standard base64 of an endpoint id; that endpoint scores 1, the others 0.
-// On the response the plugin sets the same header to the endpoint that served it, so a client that
-// echoes it back stays on that endpoint. With `profileName` set the header becomes
-// x-session-token-<profileName> and tracks that profile's endpoint (e.g. the prefill pod).
+// session-affinity-scorer, strategy encoded_endpoint_header (llm-d-router
+// pkg/epp/framework/plugins/scheduling/scorer/sessionaffinity): the request header x-session-token carries
+// the standard base64 of an endpoint id; that endpoint scores 1, the others 0. On the response the plugin
+// sets the same header to the endpoint that served it, so a client that echoes it back stays on that
+// endpoint. With `profileName` set the header becomes x-session-token-<profileName> and tracks that profile's
+// endpoint (e.g. the prefill pod).
 
 #include <memory>
 #include <span>

@@ -1,5 +1,6 @@
 #pragma once
-// single-profile-handler: runs the only profile once; it is the primary (scheduler.md §1.9).
+// single-profile-handler: runs the only profile once; it is the primary (llm-d-router
+// pkg/epp/framework/plugins/scheduling/profilehandler/single).
 
 #include <memory>
 #include <span>

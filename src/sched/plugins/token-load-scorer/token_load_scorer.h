@@ -1,6 +1,6 @@
 #pragma once
 // token-load-scorer: 1 − min(1, in-flight tokens / queueThresholdTokens), with in-flight tokens from
-// inflight-load-producer (scheduler.md §1.9).
+// inflight-load-producer (llm-d-router pkg/epp/framework/plugins/scheduling/scorer/tokenload).
 
 #include <cstdint>
 #include <memory>

@@ -1,6 +1,7 @@
 #pragma once
 // token-producer: publishes the request's TokenizedPrompt. Only the `estimate` backend is built: the
-// prompt bytes read as little-endian uint32 pseudo-tokens, 4 bytes each (scheduler.md §1.9).
+// prompt bytes read as little-endian uint32 pseudo-tokens, 4 bytes each (llm-d-router
+// pkg/epp/framework/plugins/requestcontrol/dataproducer/tokenizer/estimate.go).
 
 #include <cstdint>
 #include <memory>

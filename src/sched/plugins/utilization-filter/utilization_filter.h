@@ -1,6 +1,7 @@
 #pragma once
 // utilization-filter (formerly active-request-filter): drops endpoints over any configured cap
-// (scheduler.md §1.9). active-requests comes from inflight-load-producer; the others are scraped.
+// (llm-d-router pkg/epp/framework/plugins/scheduling/filter/activerequest). active-requests comes from
+// inflight-load-producer; the others are scraped.
 
 #include <memory>
 #include <string>

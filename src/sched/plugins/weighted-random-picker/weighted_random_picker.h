@@ -1,6 +1,6 @@
 #pragma once
 // weighted-random-picker: endpoints drawn with probability proportional to score, without replacement
-// (Efraimidis–Spirakis A-Res, scheduler.md §1.4).
+// (Efraimidis–Spirakis A-Res, llm-d-router pkg/epp/framework/plugins/scheduling/picker/weightedrandom).
 
 #include <cstdint>
 #include <memory>
