@@ -6,7 +6,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
-#include "metrics/text_format.h"
+#include "http/metrics_endpoint.h"
 
 namespace llmd::epp {
 
@@ -96,14 +96,9 @@ void add_admin_routes(http::Router& router, AdminContext ctx) {
                    http::json_response(ready > 0 ? http::Status::ok : http::Status::service_unavailable, body,
                                        req.version(), req.keep_alive()));
              });
-  router.add(http::Verb::get, "/metrics",
-             [ctx](http::Request& req, http::Responder& res) -> http::Awaitable<void> {
-               http::Response out{http::Status::ok, req.version()};
-               out.set(http::Field::content_type, metrics::kContentType);
-               out.body() = ctx.metrics->expose();
-               out.keep_alive(req.keep_alive());
-               co_await res.send(std::move(out));
-             });
+  http::mount_metrics(router, [m = ctx.metrics](std::string& out, std::span<const std::string> names) {
+    m->expose_to(out, names);
+  });
   router.add(http::Verb::get, "/debug/endpoints",
              [ctx](http::Request& req, http::Responder& res) -> http::Awaitable<void> {
                co_await res.send(http::json_response(http::Status::ok, debug_endpoints_json(ctx),

@@ -266,14 +266,19 @@ std::vector<std::pair<std::string, std::shared_ptr<const ScoreSample>>> EppMetri
   return out;
 }
 
-std::string EppMetrics::expose() const {
-  std::string out = registry_.expose();
-  if (sources_.empty()) return out;
+void EppMetrics::expose_to(std::string& out, std::span<const std::string> names) const {
+  registry_.expose_to(out, names);
+  if (sources_.empty()) return;
   // Series that follow the endpoint set are gathered at each scrape rather than registered.
   auto snap = store_.snapshot();
   sched::EndpointGauges gauges;
   for (const auto* source : sources_) source->endpoint_gauges(*snap, gauges);
-  gauges.render(out);
+  gauges.render(out, names);
+}
+
+std::string EppMetrics::expose() const {
+  std::string out;
+  expose_to(out, {});
   return out;
 }
 

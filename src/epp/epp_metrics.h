@@ -88,7 +88,9 @@ class EppMetrics final : public sched::SchedulerObserver {
   // Latest score samples by profile name.
   std::vector<std::pair<std::string, std::shared_ptr<const ScoreSample>>> scores() const;
 
-  // The /metrics page: the registry plus the per-endpoint in-flight gauges.
+  // The /metrics page: the registry plus the series that follow the endpoint set. `names`: only these
+  // samples, as for `?name[]=` (empty: everything).
+  void expose_to(std::string& out, std::span<const std::string> names) const;
   std::string expose() const;
   metrics::Registry& registry() { return registry_; }
 

@@ -1,5 +1,7 @@
 #include "sched/metrics_source.h"
 
+#include <algorithm>
+
 #include "metrics/text_format.h"
 
 namespace llmd::sched {
@@ -32,8 +34,9 @@ void EndpointGauges::add(std::string_view family, std::string_view help, const E
   out.push_back('\n');
 }
 
-void EndpointGauges::render(std::string& out) const {
+void EndpointGauges::render(std::string& out, std::span<const std::string> names) const {
   for (const auto& f : families_) {
+    if (!names.empty() && std::find(names.begin(), names.end(), f.name) == names.end()) continue;
     out.append("# HELP ").append(f.name).append(" ").append(f.help).append("\n");
     out.append("# TYPE ").append(f.name).append(" gauge\n");
     out.append(f.samples);

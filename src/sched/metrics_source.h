@@ -30,8 +30,8 @@ class EndpointGauges {
   // endpoint id "namespace/name") followed by `extra`.
   void add(std::string_view family, std::string_view help, const Endpoint& endpoint,
            std::span<const LabelPair> extra, double value);
-  // Appends every family in the order first added.
-  void render(std::string& out) const;
+  // Appends every family in the order first added; with `names`, only the families listed there.
+  void render(std::string& out, std::span<const std::string> names = {}) const;
   bool empty() const { return families_.empty(); }
 
  private:

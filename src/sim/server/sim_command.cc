@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/host_port.h"
 #include "common/random.h"
 #include "common/signals.h"
 #include "json/json.h"
@@ -198,7 +199,7 @@ std::optional<std::vector<KvPublisherEndpoint>> kv_endpoints(const SimOptions& o
       }
       ep.replay_endpoint = *rep;
     }
-    const std::string pod = o.advertise_host + ":" + std::to_string(o.port + i);
+    const std::string pod = host_port(o.advertise_host, static_cast<uint16_t>(o.port + i));
     ep.topic = expand_topic(o.kv_topic, pod, o.model);
     eps.push_back(std::move(ep));
   }
