@@ -7,12 +7,12 @@
 #include <gtest/gtest.h>
 
 #include "common/testing/refused_port.h"
-#include "loadgen/testing/fake_openai_server.h"
+#include "http/testing/fake_upstream.h"
 
 namespace llmd::loadgen {
 namespace {
 
-using testing::FakeOpenAiServer;
+using http::testing::FakeUpstream;
 
 Workload small_workload(uint32_t output_len = 5) {
   WorkloadSpec spec;
@@ -47,7 +47,7 @@ class RunnerTest : public ::testing::Test {
     ASSERT_TRUE(a_.start());
     ASSERT_TRUE(b_.start());
   }
-  FakeOpenAiServer a_, b_;
+  FakeUpstream a_{"a"}, b_{"b"};
   const Workload workload_ = small_workload();
 };
 
@@ -67,7 +67,7 @@ TEST_F(RunnerTest, StreamsAtAConstantRateAcrossTargets) {
     EXPECT_EQ(r.output_tokens, 5u);  // from usage
     EXPECT_EQ(r.token_times.size(), 5u);
     EXPECT_TRUE(r.usage_reported);
-    EXPECT_EQ(r.cached_tokens, testing::kCachedTokens);
+    EXPECT_EQ(r.cached_tokens, FakeUpstream::kCachedTokens);
     EXPECT_GE(r.start, r.scheduled);
     EXPECT_GE(r.token_times.front(), r.start);
     EXPECT_GE(r.end, r.token_times.back());
@@ -115,7 +115,7 @@ TEST_F(RunnerTest, NonStreamingHasNoTtftButCountsTokens) {
   EXPECT_EQ(s.output_tokens, 30u);
   EXPECT_EQ(s.ttft.count, 0u);
   EXPECT_EQ(s.ntpot.count, 6u);
-  EXPECT_EQ(s.cached_tokens, 6u * testing::kCachedTokens);
+  EXPECT_EQ(s.cached_tokens, 6u * FakeUpstream::kCachedTokens);
 }
 
 TEST_F(RunnerTest, ClassifiesFailuresByType) {

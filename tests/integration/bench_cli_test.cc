@@ -11,7 +11,7 @@
 
 #include <gtest/gtest.h>
 
-#include "loadgen/testing/fake_openai_server.h"
+#include "http/testing/fake_upstream.h"
 #include "support/process.h"
 
 namespace llmd::testing {
@@ -31,7 +31,7 @@ class BenchCliTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(server_.port()); }
 
-  loadgen::testing::FakeOpenAiServer server_;
+  http::testing::FakeUpstream server_{"fake"};
   fs::path dir_;
 };
 
@@ -86,7 +86,8 @@ TEST_F(BenchCliTest, WritesReportJsonlCsvAndHtml) {
   EXPECT_DOUBLE_EQ(agg.at("requests").at("output_length").at("mean").to_number<double>(), 6.0);
   EXPECT_TRUE(agg.at("latency").at("inter_token_latency").at("p99").is_double());
   const auto& bench = doc.at("results").at("profiling").at("llmd_bench");
-  EXPECT_EQ(bench.at("tokens").at("cached").to_number<int>(), 24 * 7);
+  EXPECT_EQ(bench.at("tokens").at("cached").to_number<int>(),
+            24 * static_cast<int>(http::testing::FakeUpstream::kCachedTokens));
   EXPECT_EQ(bench.at("stages").as_array().size(), 2u);
 
   // JSONL: one line per request (warm-up included), each with every inter-token gap.

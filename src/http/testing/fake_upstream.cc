@@ -65,7 +65,17 @@ struct CancelWatch {
   }
 };
 
-http::Awaitable<void> inference(FakeUpstream::Impl& im, http::Request& req, http::Responder& res) {
+// The token count N of an inference answer (see the header comment).
+int token_count(const http::Request& req, const bjson::object& body) {
+  if (const int chunks = header_int(req, "x-fake-chunks", -1); chunks >= 0) return chunks;
+  for (const char* key : {"max_tokens", "max_completion_tokens"}) {
+    if (const auto* m = body.if_contains(key); m != nullptr && m->is_int64())
+      return static_cast<int>(m->as_int64());
+  }
+  return 16;
+}
+
+http::Awaitable<void> inference(FakeUpstream::Impl& im, http::Request& req, http::Responder& res, bool chat) {
   im.requests.fetch_add(1);
   {
     std::vector<std::string> lines;
@@ -82,45 +92,105 @@ http::Awaitable<void> inference(FakeUpstream::Impl& im, http::Request& req, http
   }
   CancelWatch watch{im.cancelled};
   if (const int delay = header_int(req, "x-fake-delay-ms", 0); delay > 0) co_await sleep_ms(delay);
-  if (const int status = header_int(req, "x-fake-status", 0); status != 0) {
+  if (!header(req, "x-fake-status").empty()) {
+    const int status = header_int(req, "x-fake-status", 500);
     watch.done = true;
     co_await res.send(http::error_response(static_cast<http::Status>(status), "injected failure",
                                            req.version(), req.keep_alive()));
     co_return;
   }
   boost::system::error_code ec;
-  const bjson::value body = bjson::parse(req.body(), ec);
-  bool stream = false;
-  if (!ec && body.is_object()) {
-    if (const auto* s = body.get_object().if_contains("stream"); s != nullptr && s->is_bool())
-      stream = s->get_bool();
+  const bjson::value parsed = bjson::parse(req.body(), ec);
+  if (ec || !parsed.is_object()) {
+    watch.done = true;
+    co_await res.send(http::error_response(http::Status::bad_request, "the body is not a JSON object",
+                                           req.version(), req.keep_alive()));
+    co_return;
   }
-  const bjson::object usage{{"prompt_tokens", static_cast<int64_t>(req.body().size() / 4)},
-                            {"completion_tokens", 3},
-                            {"total_tokens", static_cast<int64_t>(req.body().size() / 4) + 3}};
+  const bjson::object& body = parsed.get_object();
+  const auto* s = body.if_contains("stream");
+  const bool stream = s != nullptr && s->is_bool() && s->get_bool();
+  const int tokens = token_count(req, body);
+  const auto prompt_tokens = static_cast<int64_t>(req.body().size() / 4);
+  const bjson::object usage{
+      {"prompt_tokens", prompt_tokens},
+      {"completion_tokens", tokens},
+      {"total_tokens", prompt_tokens + tokens},
+      {"prompt_tokens_details", bjson::object{{"cached_tokens", FakeUpstream::kCachedTokens}}}};
+  bjson::value model = nullptr;
+  if (const auto* m = body.if_contains("model")) model = *m;
   if (!stream) {
+    std::string text;
+    for (int i = 0; i < tokens; ++i) text += " tok";
+    bjson::object choice{{"index", 0}, {"finish_reason", "length"}};
+    if (chat) {
+      choice["message"] = bjson::object{{"role", "assistant"}, {"content", std::move(text)}};
+    } else {
+      choice["text"] = std::move(text);
+    }
     bjson::object headers;
     for (const auto& f : req) headers[std::string(f.name_string())] = std::string(f.value());
-    bjson::object out{{"server", im.name},
+    bjson::object out{{"id", "cmpl-fake"},
+                      {"object", chat ? "chat.completion" : "text_completion"},
+                      {"model", model},
+                      {"server", im.name},
                       {"body_bytes", static_cast<int64_t>(req.body().size())},
                       {"headers", std::move(headers)},
+                      {"choices", bjson::array{std::move(choice)}},
                       {"usage", usage}};
     watch.done = true;
     co_await res.send(
         http::json_response(http::Status::ok, bjson::serialize(out), req.version(), req.keep_alive()));
     co_return;
   }
-  const int chunks = header_int(req, "x-fake-chunks", 3);
+  const std::string mode = header(req, "x-fake-mode");
   const int gap = header_int(req, "x-fake-chunk-gap-ms", 0);
-  for (int i = 0; i < chunks; ++i) {
-    bjson::object ev{
-        {"server", im.name}, {"index", i}, {"choices", bjson::array{bjson::object{{"text", " tok"}}}}};
-    if (!co_await res.write_sse(bjson::serialize(ev))) co_return;
+  // One event of the stream: `choice` (completed with its index) as choices[0], or no choice and usage.
+  auto chunk = [&](bjson::object choice, const bjson::object* with_usage = nullptr) {
+    bjson::array choices;
+    if (!choice.empty()) {
+      choice["index"] = 0;
+      choices.push_back(std::move(choice));
+    }
+    bjson::object ev{{"id", "cmpl-fake"},
+                     {"object", chat ? "chat.completion.chunk" : "text_completion"},
+                     {"model", model},
+                     {"server", im.name},
+                     {"choices", std::move(choices)}};
+    if (with_usage != nullptr) ev["usage"] = *with_usage;
+    return bjson::serialize(ev);
+  };
+  auto token_choice = [&](std::string_view text, bjson::value finish) {
+    bjson::object c;
+    if (chat) {
+      c["delta"] = text.empty() ? bjson::object{} : bjson::object{{"content", text}};
+    } else {
+      c["text"] = text;
+    }
+    c["finish_reason"] = std::move(finish);
+    return c;
+  };
+  const std::string token_chunk = chunk(token_choice(" tok", nullptr));
+  for (int i = 0; i < tokens; ++i) {
+    if (i == 1 && mode == "stream-error") {
+      const std::string error = http::openai_error_body(http::Status::internal_server_error, "engine died");
+      if (co_await res.write_sse(error)) watch.done = co_await res.finish();
+      co_return;
+    }
+    if (i == 1 && mode == "truncate") {
+      watch.done = co_await res.finish();
+      co_return;
+    }
+    if (!co_await res.write_sse(token_chunk)) co_return;
     if (gap > 0) co_await sleep_ms(gap);
   }
-  bjson::object last{{"server", im.name}, {"choices", bjson::array{}}, {"usage", usage}};
-  if (!co_await res.write_sse(bjson::serialize(last))) co_return;
-  if (!co_await res.write_sse("[DONE]")) co_return;
+  // Built outside co_await expressions: g++ 12 rejects array temporaries in a coroutine frame.
+  const std::string finish_chunk = chunk(token_choice("", "length"));
+  const std::string usage_chunk = chunk(bjson::object{}, &usage);
+  if (!co_await res.write_sse(finish_chunk)) co_return;
+  if (!co_await res.write_sse(usage_chunk)) co_return;
+  const std::string_view done = "[DONE]";
+  if (!co_await res.write_sse(done)) co_return;
   watch.done = true;
 }
 
@@ -179,9 +249,10 @@ Result<void> FakeUpstream::start() {
           co_await res.send(
               http::json_response(http::Status::ok, bjson::serialize(list), req.version(), req.keep_alive()));
         });
-  auto infer = [&im](http::Request& req, http::Responder& res) { return inference(im, req, res); };
-  r.add(http::Verb::post, "/v1/completions", infer);
-  r.add(http::Verb::post, "/v1/chat/completions", infer);
+  r.add(http::Verb::post, "/v1/completions",
+        [&im](http::Request& req, http::Responder& res) { return inference(im, req, res, false); });
+  r.add(http::Verb::post, "/v1/chat/completions",
+        [&im](http::Request& req, http::Responder& res) { return inference(im, req, res, true); });
   r.set_fallback([&im](http::Request& req, http::Responder& res) -> http::Awaitable<void> {
     bjson::object out{{"server", im.name}, {"path", std::string(req.target())}};
     co_await res.send(

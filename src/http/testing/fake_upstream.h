@@ -1,13 +1,32 @@
 #pragma once
-// Test support: an in-process model server with controllable behaviour, for the router's unit tests
-// (the end-to-end tests use `llmd sim`). It serves
+// Test support: an in-process OpenAI-compatible model server with controllable, exactly known
+// behaviour, for the router's, the data layer's and the load generator's tests and the integration
+// tests that need a fake upstream (the end-to-end tests use `llmd sim`). It serves
 //   GET  /metrics              the text set by set_metrics() with the status set by set_metrics_status()
 //   GET  /v1/models            set_models() ids as an OpenAI list (404 when none were set)
-//   POST /v1/completions, /v1/chat/completions
-//        a JSON answer {"server":<name>,"body_bytes":N,"headers":{...},"usage":{...}}, or with
-//        "stream":true an SSE stream of `x-fake-chunks` (default 3) events and [DONE]
+//   POST /v1/completions, /v1/chat/completions   (see "Inference" below)
 //   anything else              {"server":<name>,"path":<target>}
-// Request headers steer it: x-fake-status (answer with that status), x-fake-delay-ms (wait first).
+//
+// Inference. The body must be a JSON object (else 400 with an OpenAI error body). The answer has N
+// tokens, each the text " tok": N is the x-fake-chunks header if present, else the body's
+// `max_tokens` (or `max_completion_tokens`), else 16. Usage is
+//   {"prompt_tokens": <body bytes / 4>, "completion_tokens": N, "total_tokens": ...,
+//    "prompt_tokens_details": {"cached_tokens": kCachedTokens}}.
+// Without "stream":true the answer is one JSON object: an OpenAI completion ("id", "object",
+// "model", "choices" with `text`, or for chat `message.content`, holding the N tokens,
+// finish_reason "length", "usage") that also carries this server's fields
+//   "server": <name>, "body_bytes": <request body size>, "headers": {<request headers>}.
+// With "stream":true it is an SSE stream: N one-token chunks (completion: choices[0].text; chat:
+// choices[0].delta.content), a chunk with finish_reason "length" and no token, a usage chunk
+// ("choices":[]), then [DONE]. Every chunk also carries "server": <name>.
+// Request headers steer it, in this order:
+//   x-fake-delay-ms: 50        waits that long first
+//   x-fake-status: 429         answers with that status and an OpenAI error body
+//   x-fake-chunks: 5           the token count N (overrides max_tokens)
+//   x-fake-chunk-gap-ms: 20    waits that long after each token chunk
+//   x-fake-mode: stream-error  (streaming, N >= 2) an OpenAI error event after the first token, then
+//                              the stream ends without [DONE]
+//   x-fake-mode: truncate      (streaming, N >= 2) the stream ends after the first token, no [DONE]
 
 #include <atomic>
 #include <cstdint>
@@ -21,6 +40,9 @@ namespace llmd::http::testing {
 
 class FakeUpstream {
  public:
+  // usage.prompt_tokens_details.cached_tokens in every answer.
+  static constexpr uint32_t kCachedTokens = 7;
+
   explicit FakeUpstream(std::string name, unsigned threads = 1);
   ~FakeUpstream();
   Result<void> start();
@@ -32,7 +54,7 @@ class FakeUpstream {
   void set_metrics_status(int status);
   void set_models(std::vector<std::string> ids);
 
-  // Inference requests answered.
+  // Inference requests received (answered or refused).
   uint64_t requests() const;
   uint64_t metrics_requests() const;
   // Connections accepted so far.
