@@ -17,11 +17,11 @@
 #include <boost/json/serialize.hpp>
 
 #include "common/host_port.h"
+#include "datalayer/engine_metrics.h"
 #include "http/client.h"
 #include "http/polled_get.h"
 #include "json/json.h"
 #include "log/log.h"
-#include "datalayer/engine_metrics.h"
 #include "metrics/parser.h"
 #include "sched/snapshot_slot.h"
 
@@ -105,9 +105,7 @@ struct Entry {
 using EntryPtr = std::shared_ptr<Entry>;
 
 // As the store spells Endpoint::host_port.
-std::string host_port_of(const sched::EndpointSpec& s) {
-  return host_port(s.address, s.port);
-}
+std::string host_port_of(const sched::EndpointSpec& s) { return host_port(s.address, s.port); }
 
 void set_text(sched::SnapshotSlot<const std::string>& slot, std::string_view text) {
   auto cur = slot.load();
@@ -357,8 +355,8 @@ void DataLayer::Core::step(const EntryPtr& e, Nanos now) {
   }
   en.due = next_on_grid(now, en.target.scrape_interval);
   en.wake_at = en.due;
-  if (options.models_interval.count() > 0 && !en.fetching_models &&
-      en.in_store.load() && clock.now() >= en.next_models_fetch) {
+  if (options.models_interval.count() > 0 && !en.fetching_models && en.in_store.load() &&
+      clock.now() >= en.next_models_fetch) {
     en.next_models_fetch = clock.now() + options.models_interval;
     en.fetching_models = true;
     asio::co_spawn(en.worker->executor, fetch_models(e), asio::detached);
@@ -530,9 +528,7 @@ std::vector<EndpointStatus> DataLayer::status() const {
   return out;
 }
 
-std::shared_ptr<const ModelIndex> DataLayer::models() const {
-  return core_->models.load();
-}
+std::shared_ptr<const ModelIndex> DataLayer::models() const { return core_->models.load(); }
 
 DataLayerStats DataLayer::stats() const {
   return DataLayerStats{core_->scrapes.load(), core_->scrape_errors.load(), core_->publishes.load(),

@@ -9,8 +9,8 @@
 #include <string_view>
 
 #include "common/clock.h"
-#include "metrics/parser.h"
 #include "datalayer/discovery.h"
+#include "metrics/parser.h"
 #include "sched/endpoint.h"
 
 namespace llmd::datalayer {

@@ -8,9 +8,9 @@
 #include <string>
 
 #include "common/clock.h"
-#include "http/server.h"
 #include "datalayer/data_layer.h"
 #include "epp/epp_metrics.h"
+#include "http/server.h"
 
 namespace llmd::epp {
 

@@ -193,7 +193,8 @@ RequestSeries& EppMetrics::resolve(std::string_view model, std::string_view targ
     slot = std::make_unique<RequestSeries>();
     slot->model = model_label;
     slot->target_model = target_label;
-    const std::string_view labels[] = {model_label, target_label, sched::kDefaultFairnessId, sched::kDefaultPriority};
+    const std::string_view labels[] = {model_label, target_label, sched::kDefaultFairnessId,
+                                       sched::kDefaultPriority};
     slot->total = &request_total_->with(labels);
     slot->duration = &request_duration_->with(labels);
     slot->ttft = &request_ttft_->with(labels);
@@ -224,7 +225,8 @@ void EppMetrics::count_error(RequestSeries& s, RequestError e) {
   auto& slot = s.errors[static_cast<size_t>(e)];
   metrics::Counter* c = slot.load(std::memory_order_acquire);
   if (c == nullptr) {
-    const std::string_view labels[] = {s.model, s.target_model, sched::kDefaultFairnessId, sched::kDefaultPriority, to_string(e)};
+    const std::string_view labels[] = {s.model, s.target_model, sched::kDefaultFairnessId,
+                                       sched::kDefaultPriority, to_string(e)};
     c = &request_errors_->with(labels);
     slot.store(c, std::memory_order_release);
   }

@@ -3,8 +3,8 @@
 // by every data plane: request counters and latency histograms labelled {model_name,
 // target_model_name, fairness_id, priority}, scheduler and plugin timings (as the SchedulerObserver),
 // pool averages, and whatever the plugins publish themselves (sched::MetricsSource: prefix-indexer
-// size and hit ratio, in-flight load). Request-path updates are lock-free: each worker caches its resolved series per model.
-// It also keeps a sample of the latest per-endpoint scores for /debug/endpoints.
+// size and hit ratio, in-flight load). Request-path updates are lock-free: each worker caches its resolved
+// series per model. It also keeps a sample of the latest per-endpoint scores for /debug/endpoints.
 
 #include <array>
 #include <atomic>

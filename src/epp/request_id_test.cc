@@ -16,7 +16,7 @@ TEST(RequestIdGenerator, MakesVersion4Uuids) {
     gen.next(id);
     ASSERT_EQ(id.size(), 36u) << id;
     for (size_t at : {8u, 13u, 18u, 23u}) EXPECT_EQ(id[at], '-') << id;
-    EXPECT_EQ(id[14], '4') << id;                                    // version
+    EXPECT_EQ(id[14], '4') << id;                                          // version
     EXPECT_NE(std::string("89ab").find(id[19]), std::string::npos) << id;  // RFC 4122 variant
     EXPECT_EQ(id.find_first_not_of("0123456789abcdef-"), std::string::npos) << id;
     seen.insert(id);

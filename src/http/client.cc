@@ -1,7 +1,5 @@
 #include "http/client.h"
 
-#include "common/host_port.h"
-
 #include <array>
 #include <cerrno>
 #include <optional>
@@ -24,6 +22,8 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <sys/socket.h>
+
+#include "common/host_port.h"
 
 namespace llmd::http {
 

@@ -10,8 +10,8 @@
 #include <memory>
 #include <string>
 
-#include "common/host_port.h"
 #include "common/error.h"
+#include "common/host_port.h"
 #include "http/types.h"
 
 namespace llmd::http {

@@ -26,7 +26,7 @@ ParseProgress parse_buffered(RequestParser& parser, beast::flat_buffer& buf, bea
 // Bytes the server asks of one read: kReadChunk for headers and small or chunked bodies, and what
 // remains of a body of known length, up to kBodyReadChunk. A large body read 16 KiB at a time arrives
 // late: a 220 KB prompt from one of 150 busy connections took 17 ms (median) from its first byte to
-// its last, against 0.02 ms with reads sized to the body (docs/benchmarks.md, Router, session 10).
+// its last, against 0.02 ms with reads sized to the body (docs/benchmarks.md, Router).
 inline constexpr size_t kReadChunk = 16 * 1024;
 inline constexpr size_t kBodyReadChunk = 256 * 1024;
 

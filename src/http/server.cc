@@ -57,7 +57,6 @@ constexpr std::chrono::milliseconds kLingerTime{2'000};
 // After the drain deadline, cut connections get this long to unwind before the worker stops.
 constexpr std::chrono::milliseconds kKillGrace{1'000};
 
-
 }  // namespace
 
 // Named rather than anonymous: Server::Impl (external linkage) holds these.
@@ -519,7 +518,12 @@ asio::awaitable<void> Connection::serve() {
       }
     }
     disarm_watch();
-    if (dead() || aborted_) co_return;  // an aborted response is cut, never completed
+    if (dead()) co_return;
+    if (aborted_) {
+      // What the handler wrote still goes out; then the connection closes without the final chunk.
+      if (writing_ || !pending_.empty()) co_await wait_flushed();
+      co_return;
+    }
     if (!started_) {
       keep_alive_ = false;
       co_await send(error_response(Status::internal_server_error,
@@ -1131,6 +1135,5 @@ ServerStats Server::stats() const {
   }
   return s;
 }
-
 
 }  // namespace llmd::http

@@ -39,7 +39,9 @@ TEST(OpenAiErrorBody, TypeDefaultsFromStatus) {
 
 TEST(OpenAiErrorBody, ExplicitTypeWins) {
   EXPECT_TRUE(parse_error(openai_error_body(Status::bad_request, "m")).at("param").is_null());
-  EXPECT_EQ(parse_error(openai_error_body(Status::bad_request, "m", {}, "messages[0].role")).at("param").as_string(),
+  EXPECT_EQ(parse_error(openai_error_body(Status::bad_request, "m", {}, "messages[0].role"))
+                .at("param")
+                .as_string(),
             "messages[0].role");
   const auto e = parse_error(openai_error_body(Status::bad_request, "m", "invalid_request_error"));
   EXPECT_EQ(e.at("type").as_string(), "invalid_request_error");

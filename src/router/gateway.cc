@@ -7,10 +7,10 @@
 
 #include <fmt/format.h>
 
-#include "http/sse.h"
-#include "log/log.h"
 #include "epp/request_fields.h"
 #include "epp/request_id.h"
+#include "http/sse.h"
+#include "log/log.h"
 
 namespace llmd::router {
 
@@ -55,7 +55,8 @@ constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<c
 http::Awaitable<void> send_error(http::Responder& res, Status status, std::string_view message,
                                  std::string_view param, std::string_view reason,
                                  const std::string& request_id, unsigned version, bool keep_alive) {
-  http::Response reply = http::json_response(status, http::openai_error_body(status, message, {}, param), version, keep_alive);
+  http::Response reply =
+      http::json_response(status, http::openai_error_body(status, message, {}, param), version, keep_alive);
   if (!reason.empty()) reply.set(kDroppedReasonHeader, reason);
   if (!request_id.empty()) reply.set(kRequestIdHeader, request_id);
   co_await res.send(std::move(reply));
@@ -239,7 +240,8 @@ void Gateway::strip_and_take_request_id(Worker& w, http::Request& req, std::stri
 }
 
 Gateway::Gateway(const sched::Scheduler& scheduler, const sched::EndpointStore& store,
-                 const datalayer::DataLayer& data, epp::EppMetrics& metrics, const Clock& clock, GatewayOptions options)
+                 const datalayer::DataLayer& data, epp::EppMetrics& metrics, const Clock& clock,
+                 GatewayOptions options)
     : scheduler_(scheduler),
       store_(store),
       data_(data),
@@ -433,7 +435,8 @@ http::Awaitable<void> Gateway::handle_models(http::Request& req, http::Responder
     co_await handle_passthrough(req, res);
     co_return;
   }
-  co_await res.send(http::json_response(Status::ok, models_list_body(*models), req.version(), req.keep_alive()));
+  co_await res.send(
+      http::json_response(Status::ok, models_list_body(*models), req.version(), req.keep_alive()));
 }
 
 http::Awaitable<void> Gateway::handle_passthrough(http::Request& req, http::Responder& res) {

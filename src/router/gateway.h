@@ -5,7 +5,8 @@
 //   else                               a uniformly random ready endpoint
 // Streams pass through chunk by chunk; a failed connect is retried on another endpoint (never once a
 // byte has reached the client); a client disconnect cancels the upstream exchange. Errors are OpenAI
-// JSON with x-llm-d-request-dropped-reason where llm-d's EPP sets one (rejected-no-endpoints, rejected-saturated).
+// JSON with x-llm-d-request-dropped-reason where llm-d's EPP sets one (rejected-no-endpoints,
+// rejected-saturated).
 
 #include <chrono>
 #include <cstdint>
@@ -15,12 +16,12 @@
 
 #include "common/clock.h"
 #include "common/random.h"
-#include "http/client.h"
-#include "http/server.h"
-#include "json/json.h"
 #include "datalayer/data_layer.h"
 #include "epp/epp_metrics.h"
 #include "epp/headers.h"
+#include "http/client.h"
+#include "http/server.h"
+#include "json/json.h"
 #include "sched/scheduler.h"
 
 namespace llmd::router {
@@ -49,7 +50,8 @@ struct GatewayStats {
 class Gateway {
  public:
   Gateway(const sched::Scheduler& scheduler, const sched::EndpointStore& store,
-          const datalayer::DataLayer& data, epp::EppMetrics& metrics, const Clock& clock, GatewayOptions options = {});
+          const datalayer::DataLayer& data, epp::EppMetrics& metrics, const Clock& clock,
+          GatewayOptions options = {});
   ~Gateway();
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;

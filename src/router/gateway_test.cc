@@ -335,7 +335,7 @@ plugins:
   r.apply({target("a", a_.port())}, 1);
   HttpReply partial =
       http::testing::http_call_and_hang_up(r.port(), "/v1/completions", completion("x", true),
-                                     {{"x-fake-chunks", "100"}, {"x-fake-chunk-gap-ms", "20"}}, 10);
+                                           {{"x-fake-chunks", "100"}, {"x-fake-chunk-gap-ms", "20"}}, 10);
   EXPECT_EQ(partial.status, 200) << partial.error;
   ASSERT_TRUE(eventually([&] { return a_.cancelled() == 1; }));
   ASSERT_TRUE(eventually([&] { return r.gateway().stats().client_disconnects == 1; }));

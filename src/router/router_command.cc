@@ -12,13 +12,13 @@
 #include "common/clock.h"
 #include "common/signals.h"
 #include "config/config.h"
+#include "datalayer/data_layer.h"
+#include "datalayer/discovery.h"
+#include "epp/admin.h"
+#include "epp/epp_metrics.h"
 #include "http/server.h"
 #include "http/tick_loop.h"
 #include "log/log.h"
-#include "epp/admin.h"
-#include "datalayer/data_layer.h"
-#include "datalayer/discovery.h"
-#include "epp/epp_metrics.h"
 #include "router/gateway.h"
 #include "sched/builtin_plugins.h"
 #include "sched/picker_config.h"
@@ -103,7 +103,8 @@ Result<RouterTimes> parse_times(const RouterOptions& o) {
     if (!d) return d.error();
     *out = *d;
   }
-  if (t.discovery_poll.count() <= 0) return Error(ErrorCode::kConfig, "--discovery-poll-interval must be > 0");
+  if (t.discovery_poll.count() <= 0)
+    return Error(ErrorCode::kConfig, "--discovery-poll-interval must be > 0");
   return t;
 }
 
@@ -143,7 +144,8 @@ Result<sched::SchedulerPlan> load_plan(const RouterOptions& o, const Clock& cloc
   std::string config_text = o.config_text;
   std::string config_source = "--config-text";
   if (!o.config_file.empty()) {
-    if (!config_text.empty()) return Error(ErrorCode::kConfig, "give --config-file or --config-text, not both");
+    if (!config_text.empty())
+      return Error(ErrorCode::kConfig, "give --config-file or --config-text, not both");
     auto text = read_text_file(o.config_file);
     if (!text) return text.error();
     config_text = std::move(*text);
@@ -202,7 +204,8 @@ std::shared_ptr<DiscoveryWatcher> watch_discovery(const RouterOptions& o, const 
                                                   boost::asio::any_io_executor ex, DataLayer& data) {
   if (o.discovery_file.empty()) return nullptr;
   auto watcher = std::make_shared<DiscoveryWatcher>(
-      ex, o.discovery_file, defaults, ms(t.discovery_poll), [&data, &targets](std::vector<EndpointTarget> file) {
+      ex, o.discovery_file, defaults, ms(t.discovery_poll),
+      [&data, &targets](std::vector<EndpointTarget> file) {
         if (auto r = data.apply(targets.merged(std::move(file))); !r) {
           log::error("discovery update rejected", log::kv("error", r.error().message));
         }

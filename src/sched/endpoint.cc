@@ -1,10 +1,10 @@
 #include "sched/endpoint.h"
 
-#include "common/host_port.h"
-
 #include <algorithm>
 
 #include <fmt/format.h>
+
+#include "common/host_port.h"
 
 namespace llmd::sched {
 

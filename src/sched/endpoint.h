@@ -1,8 +1,8 @@
 #pragma once
 // Endpoints the scheduler chooses among, and the store that publishes them. One endpoint is one
-// (pod, target port) pair with id `namespace/<pod>-rank-<port index>` (llm-d's naming of data-parallel ranks). The store
-// publishes immutable snapshots (SnapshotSlot): the request path loads one snapshot per decision and
-// never takes a lock; discovery and scrapers (control plane) build new snapshots.
+// (pod, target port) pair with id `namespace/<pod>-rank-<port index>` (llm-d's naming of data-parallel
+// ranks). The store publishes immutable snapshots (SnapshotSlot): the request path loads one snapshot per
+// decision and never takes a lock; discovery and scrapers (control plane) build new snapshots.
 
 #include <cstdint>
 #include <map>

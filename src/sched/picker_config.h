@@ -1,6 +1,7 @@
 #pragma once
-// EndpointPickerConfig (GIE apix/config/v1alpha1, llm-d's plugin set): decoding the YAML, applying llm-d's defaulting rules and
-// instantiating the plugins into a SchedulerPlan. Two stages so that errors of both name their path:
+// EndpointPickerConfig (GIE apix/config/v1alpha1, llm-d's plugin set): decoding the YAML, applying llm-d's
+// defaulting rules and instantiating the plugins into a SchedulerPlan. Two stages so that errors of both name
+// their path:
 //   1. decode: document structure, names, references (`schedulingProfiles[0].plugins[1].pluginRef: ...`);
 //   2. build: plugin types through the registry and each factory's strict parameter decoding
 //      (`plugins[1].parameters.blockSizeTokens: must be > 0`), profile slots, the profile handler,

@@ -309,8 +309,9 @@ plugins:
   auto missing = load_scheduler_plan(text, registry, clock, "svc.yaml");
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, ErrorCode::kConfig);
-  EXPECT_NE(missing.error().message.find("plugins[1]: plugin type \"indexed-scorer\" needs the KV-block index"),
-            std::string::npos)
+  EXPECT_NE(
+      missing.error().message.find("plugins[1]: plugin type \"indexed-scorer\" needs the KV-block index"),
+      std::string::npos)
       << missing.error().message;
 
   Services services;

@@ -1,7 +1,7 @@
 #pragma once
-// Scheduler plugin interfaces (the extension points of GIE's scheduling framework, pkg/epp/framework) and the values they exchange.
-// A concrete plugin derives from Plugin and from every interface it implements (the approximate
-// prefix producer is both a DataProducer and a PreRequest plugin). Plugins are created once from
+// Scheduler plugin interfaces (the extension points of GIE's scheduling framework, pkg/epp/framework) and the
+// values they exchange. A concrete plugin derives from Plugin and from every interface it implements (the
+// approximate prefix producer is both a DataProducer and a PreRequest plugin). Plugins are created once from
 // validated configuration and then shared by every request thread, so every method here must be safe
 // to call concurrently: configuration is immutable, and mutable state is atomic or published by
 // pointer swap.

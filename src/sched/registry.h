@@ -33,9 +33,10 @@ struct PluginArgs {
 template <class T>
 Result<std::shared_ptr<T>> require_service(const PluginArgs& args, std::string_view what) {
   if (auto s = args.services->find<T>()) return s;
-  return make_error(ErrorCode::kConfig,
-                    fmt::format("{}: plugin type \"{}\" needs the {}, which this data plane does not provide",
-                                args.path.empty() ? args.typed_name.name : args.path, args.typed_name.type, what));
+  return make_error(
+      ErrorCode::kConfig,
+      fmt::format("{}: plugin type \"{}\" needs the {}, which this data plane does not provide",
+                  args.path.empty() ? args.typed_name.name : args.path, args.typed_name.type, what));
 }
 
 using PluginFactory = Result<std::shared_ptr<Plugin>> (*)(const PluginArgs& args);

@@ -105,7 +105,6 @@ TEST(RegistryTest, RejectsDuplicatesAndDanglingAliases) {
   EXPECT_FALSE(r.add("kv-cache-scorer", r.find("queue-scorer").entry->factory));
 }
 
-
 // Adding a plugin is one directory plus one line in register_builtin_plugins(): CMake builds whatever
 // the directories hold, and this checks the two against each other.
 TEST(RegistryTest, EveryPluginDirectoryIsRegisteredAndComplete) {

@@ -246,7 +246,8 @@ ProfileRun Scheduler::run_profile(const ProfilePlan& profile, const SchedulingCo
     auto it = std::lower_bound(ctx.snapshot.endpoints.begin(), ctx.snapshot.endpoints.end(), e->id,
                                [](const EndpointPtr& x, const std::string& id) { return x->id < id; });
     if (it != ctx.snapshot.endpoints.end() && it->get() == e) owner = &*it;
-    run.targets.push_back(ScoredEndpoint{owner != nullptr ? *owner : EndpointPtr{}, p.score, p.candidate.index});
+    run.targets.push_back(
+        ScoredEndpoint{owner != nullptr ? *owner : EndpointPtr{}, p.score, p.candidate.index});
   }
   run.ok = true;
   return run;

@@ -184,7 +184,8 @@ TEST(SchedulerTest, ProfileLoopRunsWhatTheHandlerPicks) {
 class StepNames : public SchedulerObserver {
  public:
   void bind_steps(std::span<const TimedStep> steps) override {
-    for (const auto& s : steps) names.push_back(std::string(s.extension_point) + "/" + s.plugin->typed_name().name);
+    for (const auto& s : steps)
+      names.push_back(std::string(s.extension_point) + "/" + s.plugin->typed_name().name);
   }
   std::vector<std::string> names;
 };

@@ -71,7 +71,8 @@ Result<void> ApproxPrefixCacheProducer::register_metrics(metrics::Registry& regi
   const auto& tn = typed_name();
   auto hit = registry.histogram_family("llm_d_epp_prefix_indexer_hit_ratio",
                                        "Fraction of a request's prefix blocks cached on the chosen endpoint.",
-                                       {"plugin_name", "plugin_type"}, {0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0});
+                                       {"plugin_name", "plugin_type"},
+                                       {0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0});
   if (!hit) return hit.error();
   hit_ratio_ = &(*hit)->with({tn.name, tn.type});
   auto size = registry.gauge_family("llm_d_epp_prefix_indexer_size", "Block hashes held by the prefix index.",
@@ -84,8 +85,8 @@ Result<void> ApproxPrefixCacheProducer::register_metrics(metrics::Registry& regi
 void ApproxPrefixCacheProducer::pre_request(const SchedulingContext& ctx, SchedulingResult& result) const {
   auto data = ctx.state.get<PrefixMatchData>(key_);
   if (data == nullptr) return;
-  if (const ScoredEndpoint* target = result.primary_target(); hit_ratio_ != nullptr && target != nullptr &&
-                                                              target->candidate_index < data->by_candidate.size()) {
+  if (const ScoredEndpoint* target = result.primary_target();
+      hit_ratio_ != nullptr && target != nullptr && target->candidate_index < data->by_candidate.size()) {
     const auto& info = data->by_candidate[target->candidate_index];
     if (info.total_blocks > 0) {
       hit_ratio_->observe(static_cast<double>(info.match_blocks) / static_cast<double>(info.total_blocks));

@@ -34,7 +34,10 @@ struct ApproxPrefixParams {
 };
 void decode(config::MapReader& m, ApproxPrefixParams& p);
 
-class ApproxPrefixCacheProducer final : public Plugin, public DataProducer, public PreRequest, public MetricsSource {
+class ApproxPrefixCacheProducer final : public Plugin,
+                                        public DataProducer,
+                                        public PreRequest,
+                                        public MetricsSource {
  public:
   ApproxPrefixCacheProducer(TypedName tn, ApproxPrefixParams params, const PluginArgs& args);
 

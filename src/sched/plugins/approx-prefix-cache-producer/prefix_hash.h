@@ -1,8 +1,9 @@
 #pragma once
 // Chained block hashes of a token sequence, as llm-d's approximate prefix producer computes them
-// (llm-d-router pkg/epp/framework/plugins/scheduling/scorer/prefix): seed = xxhash64(target model ‖ cache_salt); per block of `block_size` tokens
-// (the trailing partial block included) id = xxhash64(little-endian uint32 tokens) and
-// hash_i = xxhash64(LE64(id) ‖ LE64(hash_{i-1})), with hash_{-1} = seed. All xxhash64 seeds are 0.
+// (llm-d-router pkg/epp/framework/plugins/scheduling/scorer/prefix): seed = xxhash64(target model ‖
+// cache_salt); per block of `block_size` tokens (the trailing partial block included) id =
+// xxhash64(little-endian uint32 tokens) and hash_i = xxhash64(LE64(id) ‖ LE64(hash_{i-1})), with hash_{-1} =
+// seed. All xxhash64 seeds are 0.
 
 #include <cstddef>
 #include <cstdint>

@@ -1,6 +1,7 @@
 #pragma once
 // The approximate prefix index: for each endpoint, an LRU set of the block hashes recently routed to
-// it, with capacity = that endpoint's num_gpu_blocks (llm-d-router pkg/epp/framework/plugins/scheduling/scorer/prefix).
+// it, with capacity = that endpoint's num_gpu_blocks (llm-d-router
+// pkg/epp/framework/plugins/scheduling/scorer/prefix).
 //
 // Concurrency: lookups run on every request thread without locks. Each endpoint's hashes live in an
 // open-addressing table of atomic keys that readers probe directly. All writes go through a bounded
@@ -16,8 +17,8 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "sched/endpoint.h"
 #include "common/mpmc_queue.h"
+#include "sched/endpoint.h"
 #include "sched/snapshot_slot.h"
 
 namespace llmd::sched::plugins {

@@ -35,8 +35,9 @@ InflightLoad InflightLoadProducer::load_of(uint64_t uid) const {
 }
 
 void InflightLoadProducer::endpoint_gauges(const EndpointSnapshot& snapshot, EndpointGauges& out) const {
-  const LabelPair labels[] = {
-      {"producer_name", typed_name().name}, {"fairness_id", kDefaultFairnessId}, {"priority", kDefaultPriority}};
+  const LabelPair labels[] = {{"producer_name", typed_name().name},
+                              {"fairness_id", kDefaultFairnessId},
+                              {"priority", kDefaultPriority}};
   for (const auto& e : snapshot.endpoints) {
     out.add("llm_d_epp_inflight_requests", "Requests in flight per endpoint.", *e, labels,
             static_cast<double>(load_of(e->uid).requests));

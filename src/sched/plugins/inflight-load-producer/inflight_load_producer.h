@@ -1,7 +1,8 @@
 #pragma once
 // inflight-load-producer: the scheduler's own count of requests and prompt tokens in flight per
-// endpoint (llm-d's in-flight load data producer). Counts are taken at PreRequest and released by the response hooks:
-// prompt tokens at the first streamed chunk (prefill is done) or at completion, requests at completion.
+// endpoint (llm-d's in-flight load data producer). Counts are taken at PreRequest and released by the
+// response hooks: prompt tokens at the first streamed chunk (prefill is done) or at completion, requests at
+// completion.
 
 #include <atomic>
 #include <cstdint>
