@@ -23,6 +23,7 @@
 #include "json/json.h"
 #include "log/log.h"
 #include "metrics/parser.h"
+#include "sched/endpoint_state.h"
 #include "sched/snapshot_slot.h"
 
 namespace llmd::datalayer {
@@ -77,6 +78,13 @@ struct Entry {
   std::atomic<bool> stopped{false};
   std::atomic<bool> in_store{false};  // written under Core::mu
 
+  // Outlier detection, under Core::mu.
+  bool ejected = false;
+  Nanos ejected_until{0};
+  Nanos admitted_at{0};  // when it last returned from an ejection (decays `ejections`)
+  uint32_t ejections = 0;
+  std::string last_ejection;
+
   std::atomic<int64_t> last_success_ns{0};
   std::atomic<int64_t> last_attempt_ns{0};
   std::atomic<uint64_t> scrapes{0};
@@ -103,6 +111,14 @@ struct Entry {
 };
 
 using EntryPtr = std::shared_ptr<Entry>;
+
+// Consecutive failures of one endpoint incarnation (Endpoint::uid), updated by request threads.
+struct OutlierCounts {
+  std::atomic<uint32_t> any_5xx{0};
+  std::atomic<uint32_t> gateway{0};
+  std::atomic<uint32_t> local_origin{0};
+  std::atomic<bool> ejecting{false};  // a thread is ejecting it: the others need not
+};
 
 // As the store spells Endpoint::host_port.
 std::string host_port_of(const sched::EndpointSpec& s) { return host_port(s.address, s.port); }
@@ -133,6 +149,15 @@ struct DataLayer::Core : std::enable_shared_from_this<Core> {
   std::atomic<uint64_t> scrape_errors{0};
   std::atomic<uint64_t> publishes{0};
   std::atomic<uint64_t> models_fetches{0};
+  std::array<std::atomic<uint64_t>, kEjectionReasons> ejections{};
+  std::atomic<uint64_t> ejections_skipped{0};
+  std::atomic<uint64_t> returns{0};
+  sched::EndpointStateMap<OutlierCounts> outlier_counts;  // by Endpoint::uid
+
+  // Outlier detection: counts one answer and ejects when a threshold is crossed.
+  void record(const sched::Endpoint& endpoint, bool failure_5xx, bool gateway_failure, bool local_origin);
+  void eject(const std::string& id, EjectionReason reason);  // takes mu
+  void readmit(const EntryPtr& e);                           // takes mu
 
   void start_entry(const EntryPtr& e);  // under mu
   void stop_entry(const EntryPtr& e);   // under mu
@@ -149,6 +174,97 @@ struct DataLayer::Core : std::enable_shared_from_this<Core> {
   http::Awaitable<void> resolve(EntryPtr e);
   http::Awaitable<void> fetch_models(EntryPtr e);
 };
+
+void DataLayer::Core::record(const sched::Endpoint& endpoint, bool failure_5xx, bool gateway_failure,
+                             bool local_origin) {
+  const OutlierOptions& o = options.outlier;
+  auto counts = outlier_counts.get_or_create(endpoint.uid);
+  if (!failure_5xx) {
+    // Any other answer ends every run (Envoy: a success resets the consecutive counters).
+    counts->any_5xx.store(0, std::memory_order_relaxed);
+    counts->gateway.store(0, std::memory_order_relaxed);
+    counts->local_origin.store(0, std::memory_order_relaxed);
+    return;
+  }
+  auto crossed = [](std::atomic<uint32_t>& c, uint32_t threshold, bool counts_here) {
+    if (!counts_here) {
+      c.store(0, std::memory_order_relaxed);
+      return false;
+    }
+    return threshold != 0 && c.fetch_add(1, std::memory_order_relaxed) + 1 >= threshold;
+  };
+  const bool by_local = crossed(counts->local_origin, o.consecutive_local_origin_failure, local_origin);
+  const bool by_gateway = crossed(counts->gateway, o.consecutive_gateway_failure, gateway_failure);
+  const bool by_5xx = crossed(counts->any_5xx, o.consecutive_5xx, true);
+  if (!by_local && !by_gateway && !by_5xx) return;
+  if (counts->ejecting.exchange(true, std::memory_order_acq_rel)) return;
+  eject(endpoint.id, by_local     ? EjectionReason::kConsecutiveLocalOriginFailure
+                     : by_gateway ? EjectionReason::kConsecutiveGatewayFailure
+                                  : EjectionReason::kConsecutive5xx);
+  // A skipped ejection leaves the endpoint in: its counts start over.
+  counts->any_5xx.store(0, std::memory_order_relaxed);
+  counts->gateway.store(0, std::memory_order_relaxed);
+  counts->local_origin.store(0, std::memory_order_relaxed);
+  counts->ejecting.store(false, std::memory_order_release);
+}
+
+void DataLayer::Core::eject(const std::string& id, EjectionReason reason) {
+  const OutlierOptions& o = options.outlier;
+  std::lock_guard lock(mu);
+  if (stopped) return;
+  auto it = entries.find(id);
+  if (it == entries.end()) return;
+  const EntryPtr& e = it->second;
+  if (e->ejected || !e->in_store) return;
+  size_t ejected = 0;
+  for (const auto& [other_id, other] : entries) ejected += other->ejected ? 1 : 0;
+  const size_t limit = std::max<size_t>(1, entries.size() * o.max_ejection_percent / 100);
+  if (ejected >= limit) {
+    ejections_skipped.fetch_add(1, std::memory_order_relaxed);
+    log::warn("outlier not ejected: max_ejection_percent reached", log::kv("endpoint", id),
+              log::kv("reason", to_string(reason)), log::kv("ejected", ejected));
+    return;
+  }
+  const Nanos now = clock.now();
+  // Time spent admitted since the last return pays ejections back, one per interval.
+  if (e->ejections > 0 && o.interval.count() > 0 && e->admitted_at.count() > 0) {
+    const auto paid =
+        static_cast<uint32_t>(std::min<int64_t>((now - e->admitted_at) / o.interval, e->ejections));
+    e->ejections -= paid;
+  }
+  ++e->ejections;
+  const Nanos time = std::min(o.base_ejection_time * e->ejections, o.max_ejection_time);
+  e->ejected = true;
+  e->ejected_until = now + time;
+  e->last_ejection = std::string(to_string(reason));
+  e->in_store = false;
+  store.remove(id);
+  rebuild_models();
+  outlier_counts.retain_only(*store.snapshot());
+  ejections[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+  log::warn("endpoint ejected by outlier detection", log::kv("endpoint", id),
+            log::kv("reason", to_string(reason)), log::kv("ejection_ms", time.count() / 1'000'000),
+            log::kv("ejections", e->ejections));
+  // The entry's loop readmits it when the time is up.
+  auto timer = std::make_shared<asio::steady_timer>(e->worker->executor, time);
+  timer->async_wait(
+      [self = shared_from_this(), e = e, timer](const boost::system::error_code&) { self->readmit(e); });
+}
+
+void DataLayer::Core::readmit(const EntryPtr& e) {
+  std::lock_guard lock(mu);
+  if (!e->ejected) return;
+  e->ejected = false;
+  e->admitted_at = clock.now();
+  returns.fetch_add(1, std::memory_order_relaxed);
+  log::info("endpoint returns after ejection", log::kv("endpoint", e->target.spec.id));
+  if (stopped || e->stopped) return;
+  // A scraped endpoint rejoins with its next good scrape, as a new one does; an unscraped one at once.
+  if (e->target.scrape_interval.count() == 0 && store.upsert(e->target.spec)) {
+    e->in_store = true;
+    rebuild_models();
+  }
+}
 
 void DataLayer::Core::start_entry(const EntryPtr& e) {
   ++e->worker->load;
@@ -213,6 +329,7 @@ void DataLayer::Core::on_success(const EntryPtr& e, sched::EndpointMetrics m, co
   std::lock_guard lock(mu);
   if (e->stopped || stopped) return;
   if (!e->in_store) {
+    if (e->ejected) return;  // outlier detection holds it out until readmit()
     if (auto r = store.upsert(e->target.spec); !r) {
       log::error("endpoint rejected by the store", log::kv("endpoint", e->target.spec.id),
                  log::kv("error", r.error().message));
@@ -523,6 +640,13 @@ std::vector<EndpointStatus> DataLayer::status() const {
     if (auto m = e->missing.load()) s.missing_metrics = *m;
     s.metrics = e->last_metrics.load();
     if (auto list = e->models.load()) s.models = std::make_shared<const std::vector<std::string>>(list->ids);
+    {
+      std::lock_guard lock(core_->mu);
+      s.ejected = e->ejected;
+      s.ejected_until = e->ejected_until;
+      s.ejections = e->ejections;
+      s.last_ejection = e->last_ejection;
+    }
     out.push_back(std::move(s));
   }
   return out;
@@ -530,9 +654,39 @@ std::vector<EndpointStatus> DataLayer::status() const {
 
 std::shared_ptr<const ModelIndex> DataLayer::models() const { return core_->models.load(); }
 
+void DataLayer::record_response(const sched::Endpoint& endpoint, int status) const {
+  const bool failure = status >= 500 && status <= 599;
+  const bool gateway = status == 502 || status == 503 || status == 504;
+  core_->record(endpoint, failure, gateway, false);
+}
+
+void DataLayer::record_local_failure(const sched::Endpoint& endpoint) const {
+  // Envoy maps local-origin failures onto 5xx and gateway failures as well, unless it splits them.
+  core_->record(endpoint, true, true, true);
+}
+
+std::string_view to_string(EjectionReason r) {
+  switch (r) {
+    case EjectionReason::kConsecutive5xx:
+      return "consecutive_5xx";
+    case EjectionReason::kConsecutiveGatewayFailure:
+      return "consecutive_gateway_failure";
+    case EjectionReason::kConsecutiveLocalOriginFailure:
+      return "consecutive_local_origin_failure";
+  }
+  return "unknown";
+}
+
 DataLayerStats DataLayer::stats() const {
-  return DataLayerStats{core_->scrapes.load(), core_->scrape_errors.load(), core_->publishes.load(),
-                        core_->models_fetches.load()};
+  DataLayerStats s;
+  s.scrapes = core_->scrapes.load();
+  s.scrape_errors = core_->scrape_errors.load();
+  s.metric_publishes = core_->publishes.load();
+  s.models_fetches = core_->models_fetches.load();
+  for (size_t i = 0; i < kEjectionReasons; ++i) s.ejections[i] = core_->ejections[i].load();
+  s.ejections_skipped = core_->ejections_skipped.load();
+  s.returns = core_->returns.load();
+  return s;
 }
 
 }  // namespace llmd::datalayer

@@ -15,11 +15,13 @@
 // metrics' update_time says how fresh they are. Endpoints with a zero scrape interval are not scraped
 // and are always ready.
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -31,6 +33,29 @@
 #include "sched/endpoint.h"
 
 namespace llmd::datalayer {
+
+// Passive outlier detection, as Envoy's: endpoints whose inference answers fail several times in a
+// row are ejected from scheduling for an ejection time that grows with each ejection, then return.
+// The data plane reports each answer (record_response, record_local_failure). Defaults are Envoy's.
+struct OutlierOptions {
+  // Consecutive 5xx answers, local-origin failures included (Envoy's consecutive_5xx); 0 disables.
+  uint32_t consecutive_5xx = 5;
+  // Consecutive 502, 503 or 504 answers and local-origin failures (consecutive_gateway_failure).
+  uint32_t consecutive_gateway_failure = 5;
+  // Consecutive connect failures and timeouts (consecutive_local_origin_failure); 0 disables.
+  uint32_t consecutive_local_origin_failure = 5;
+  // Ejection time = base × the endpoint's ejections so far, at most max.
+  Nanos base_ejection_time = std::chrono::seconds(30);
+  Nanos max_ejection_time = std::chrono::seconds(300);
+  // At most this share of the endpoints is ejected at once; one may always be.
+  uint32_t max_ejection_percent = 10;
+  // Each interval an endpoint spends admitted takes one off its ejection count.
+  Nanos interval = std::chrono::seconds(10);
+};
+
+enum class EjectionReason { kConsecutive5xx, kConsecutiveGatewayFailure, kConsecutiveLocalOriginFailure };
+std::string_view to_string(EjectionReason r);
+inline constexpr size_t kEjectionReasons = 3;
 
 struct DataLayerOptions {
   // An endpoint whose last good scrape is older than this leaves the scheduling set.
@@ -48,6 +73,7 @@ struct DataLayerOptions {
   bool scrape_by_name = true;
   // Unchanged metrics are republished (fresh update_time) at least this often.
   Nanos republish_age = std::chrono::seconds(1);
+  OutlierOptions outlier;
 };
 
 // The models the ready endpoints serve, as their /v1/models lists say.
@@ -77,6 +103,10 @@ struct EndpointStatus {
   std::string missing_metrics;                             // core attributes absent from the last good page
   std::shared_ptr<const sched::EndpointMetrics> metrics;   // last extracted; null if never
   std::shared_ptr<const std::vector<std::string>> models;  // null: unknown
+  bool ejected = false;       // out of scheduling by outlier detection until ejected_until
+  Nanos ejected_until{0};     // Clock::now() time
+  uint32_t ejections = 0;     // its ejection count (decays while it stays admitted)
+  std::string last_ejection;  // the reason of the latest ejection, empty if never
 };
 
 struct DataLayerStats {
@@ -84,6 +114,9 @@ struct DataLayerStats {
   uint64_t scrape_errors = 0;
   uint64_t metric_publishes = 0;  // snapshots published because metrics changed or aged
   uint64_t models_fetches = 0;
+  std::array<uint64_t, kEjectionReasons> ejections{};  // by EjectionReason
+  uint64_t ejections_skipped = 0;  // thresholds crossed while max_ejection_percent was reached
+  uint64_t returns = 0;            // ejected endpoints readmitted
 };
 
 class DataLayer {
@@ -103,6 +136,12 @@ class DataLayer {
   // Stops every scraper (asynchronously, on their loops), removes all endpoints from the store and
   // drops this object's references to the loops' clients. Idempotent.
   void stop();
+
+  // Outlier detection input, from request threads; lock-free unless it ejects the endpoint. A
+  // response's status (5xx counts as a failure, anything else resets the counts), or a local-origin
+  // failure: the endpoint could not be reached, or did not answer in time.
+  void record_response(const sched::Endpoint& endpoint, int status) const;
+  void record_local_failure(const sched::Endpoint& endpoint) const;
 
   std::vector<EndpointStatus> status() const;
   std::shared_ptr<const ModelIndex> models() const;

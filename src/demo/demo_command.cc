@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/signals.h"
 #include "loadgen/bench_config.h"
 #include "loadgen/console_progress.h"
 #include "loadgen/html_report.h"
@@ -104,6 +105,12 @@ load:
 
 Result<PhaseResult> run_phase(const DemoOptions& o, const Phase& phase, const loadgen::Workload& workload,
                               const loadgen::BenchConfig& base) {
+  // Two handlers watch SIGINT/SIGTERM during a phase: the stack's (on its own thread, installed when
+  // it starts) and the load generator's (installed when the run starts). A Ctrl-C that came between
+  // the two reached the stack alone: the children stopped but the run went on, failing every request
+  // until it ended. Held pending here (every thread started later inherits the mask), a stop signal is
+  // delivered once the load generator unblocks it, when both handlers are in place and see it.
+  block_stop_signals();
   const std::string log_dir = o.out_dir + "/logs/" + phase.slug;
   std::filesystem::create_directories(log_dir);
   stack::StackSpec spec;

@@ -48,6 +48,11 @@ std::string debug_endpoints_json(const AdminContext& ctx) {
     e["last_attempt_age_ms"] = ms_since(*ctx.clock, s.last_attempt);
     e["last_error"] = s.last_error;
     e["missing_metrics"] = s.missing_metrics;
+    e["ejected"] = s.ejected;
+    e["ejected_for_ms"] =
+        s.ejected ? static_cast<double>((s.ejected_until - ctx.clock->now()).count()) / 1e6 : 0.0;
+    e["ejections"] = s.ejections;
+    e["last_ejection"] = s.last_ejection;
     if (s.metrics) {
       boost::json::object m;
       m["waiting_queue_size"] = s.metrics->waiting_queue_size;

@@ -4,6 +4,8 @@
 
 #include <string_view>
 
+#include "http/request_id.h"
+
 namespace llmd::epp {
 
 // Headers only the gateway may set. Clients' copies are removed before forwarding (the Go EPP keeps
@@ -12,7 +14,7 @@ inline constexpr std::string_view kInternalHeaders[] = {
     "x-prefiller-host-port",     "x-gateway-destination-endpoint", "x-gateway-destination-endpoint-served",
     "x-data-parallel-host-port", "x-encoder-hosts-ports",          "x-kv-cache-source-host-port",
 };
-inline constexpr std::string_view kRequestIdHeader = "x-request-id";
+using http::kRequestIdHeader;
 // The endpoint that served the request, set on the response.
 inline constexpr std::string_view kServedHeader = "x-gateway-destination-endpoint-served";
 // Why a request was refused (rejected-no-endpoints, rejected-saturated, ...).

@@ -110,6 +110,17 @@ void close_conn(const ConnPtr& c) {
   c->sock.close(ig);
 }
 
+// An exchange given up on (its caller went away, or it timed out): reset rather than close. The
+// model server sees the reset as it would a close (it stops the request), and this side keeps no
+// TIME_WAIT entry, which a proxy abandoning thousands of exchanges would otherwise pile up until
+// its ephemeral ports run out.
+void abort_conn(const ConnPtr& c) {
+  beast::error_code ig;
+  c->sock.set_option(tcp::socket::linger(true, 0), ig);
+  disarm(c);
+  c->sock.close(ig);
+}
+
 // A pooled connection is usable when the peer has neither closed it nor sent anything unasked.
 bool still_open(Conn& c) {
   char byte;
@@ -296,7 +307,11 @@ void Client::Impl::release(const Upstream& up, const ConnPtr& c) {
 Error Client::Impl::fail(const ConnPtr& c, const beast::error_code& ec, bool cancelled, std::string_view what,
                          const Upstream& up) {
   const bool timed_out = c->timed_out;
-  close_conn(c);
+  if (timed_out || cancelled || ec == asio::error::operation_aborted) {
+    abort_conn(c);
+  } else {
+    close_conn(c);
+  }
   const std::string where = " (" + host_port(up.host, up.port) + ")";
   if (timed_out) {
     ++stats.timeouts;
@@ -446,7 +461,7 @@ Awaitable<Attempt> Client::Impl::attempt(const Upstream& up, const ConnPtr& c, b
       if (handler->on_head) {
         const bool go_on = co_await handler->on_head(parser->get().base());
         if (!go_on) {
-          close_conn(c);
+          abort_conn(c);  // the caller gave up on the answer
           co_return Attempt{Result<void>{}, false};
         }
       }
@@ -474,7 +489,7 @@ Awaitable<Attempt> Client::Impl::attempt(const Upstream& up, const ConnPtr& c, b
           if (handler->on_body) {
             const bool go_on = co_await handler->on_body(std::string_view(c->piece.get(), n));
             if (!go_on) {
-              close_conn(c);
+              abort_conn(c);  // the caller gave up on the answer
               co_return Attempt{Result<void>{}, false};
             }
           }

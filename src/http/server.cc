@@ -33,6 +33,7 @@
 #include "common/host_port.h"
 #include "common/signals.h"
 #include "http/poll_window.h"
+#include "http/request_id.h"
 #include "http/request_parser.h"
 #include "log/log.h"
 
@@ -213,12 +214,32 @@ namespace server_detail {
 
 // One worker thread: its io_context, acceptor, connections and counters. Everything here is used
 // only on the worker's thread, except `counters` (read by stats()) and posting to `ioc`.
+namespace {
+
+// RFC 9112 §3.2.2: a server accepts the absolute form ("POST http://host/v1/completions"), which
+// clients send to proxies; routing uses the path and query alone, so the authority is dropped.
+void to_origin_form(Request& req) {
+  const std::string_view target = req.target();
+  size_t scheme = 0;
+  if (target.size() > 7 && beast::iequals(target.substr(0, 7), "http://")) scheme = 7;
+  if (target.size() > 8 && beast::iequals(target.substr(0, 8), "https://")) scheme = 8;
+  if (scheme == 0) return;
+  const size_t path = target.find_first_of("/?", scheme);
+  std::string origin = path == std::string_view::npos ? std::string("/") : std::string(target.substr(path));
+  if (origin.front() == '?') origin.insert(origin.begin(), '/');
+  req.target(origin);
+}
+
+}  // namespace
+
 struct Worker {
   Worker(Shared& s, unsigned i)
       : srv(s),
         index(i),
         ioc(std::make_unique<asio::io_context>(1)),
-        date_line(format_date_line(std::time(nullptr))) {}
+        date_line(format_date_line(std::time(nullptr))),
+        rng(s.options.seed + i),
+        request_ids(rng) {}
   ~Worker();
 
   asio::awaitable<void> accept_loop();
@@ -240,6 +261,8 @@ struct Worker {
   std::string date_line;
   std::time_t date_second = 0;
   Counters counters;
+  Rng rng;
+  RequestIdGenerator request_ids;  // for the server's own error replies; draws from rng
   std::thread thread;
 };
 
@@ -504,6 +527,7 @@ asio::awaitable<void> Connection::serve() {
     }
     Request req = parser_->release();
     parser_.reset();
+    to_origin_form(req);
     bump(worker_.counters.requests);
     begin_request(req);
 
@@ -627,7 +651,15 @@ asio::awaitable<void> Connection::reply_error(Status status, std::string_view me
   started_ = streaming_ = finished_ = false;
   keep_alive_ = false;
   req_keep_alive_ = false;
-  const bool sent = co_await send(error_response(status, message, 11, false));
+  Response reply = error_response(status, message, 11, false);
+  // Every response carries an x-request-id: the client's, when its head got that far, else a new one.
+  std::string id;
+  if (parser_ && parser_->is_header_done()) {
+    if (auto it = parser_->get().find(kRequestIdHeader); it != parser_->get().end()) id = it->value();
+  }
+  if (!usable_request_id(id)) worker_.request_ids.next(id);
+  reply.set(kRequestIdHeader, id);
+  const bool sent = co_await send(std::move(reply));
   if (!sent) co_return;
   // A client too slow to send its request is not worth waiting for; the others may still be
   // sending a body we refused and should get to read the answer before the close.

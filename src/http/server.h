@@ -41,6 +41,9 @@ struct ServerOptions {
   // on a VM) at the cost of CPU spent polling (ServerStats::poll_seconds). 0: never poll.
   std::chrono::microseconds busy_poll{0};
   std::string server_header = "llmd";
+  // Seeds the workers' Rng (worker i: seed + i), which makes the x-request-id of the server's own
+  // error replies when the client sent none.
+  uint64_t seed = 0x6c6c6d64;
 };
 
 // The sink a handler writes its response to. Either send() once, or begin_stream(), any number

@@ -92,6 +92,33 @@ bool is_hop_by_hop(Field f) {
   }
 }
 
+void connection_options(const Request& req, std::vector<std::string>& out) {
+  out.clear();
+  for (const auto& f : req) {
+    if (f.name() != Field::connection) continue;
+    std::string_view rest = f.value();
+    for (;;) {
+      const size_t comma = rest.find(',');
+      std::string_view item = rest.substr(0, comma);
+      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+      if (!item.empty() && !beast::iequals(item, "close") && !beast::iequals(item, "keep-alive")) {
+        std::string& name = out.emplace_back(item);
+        for (char& c : name) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+      }
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+}
+
+bool is_connection_option(std::string_view name, const std::vector<std::string>& options) {
+  for (const auto& o : options) {
+    if (beast::iequals(name, o)) return true;
+  }
+  return false;
+}
+
 void WireHead::clear() {
   status = 0;
   lines_.clear();

@@ -37,6 +37,13 @@ void append_uint(std::string& out, uint64_t v);
 // Hop-by-hop headers (RFC 9110 §7.6.1 and the usual legacy ones): a proxy does not forward them.
 bool is_hop_by_hop(Field f);
 
+// The header names a message's Connection fields list as options (RFC 9110 §7.6.1), which are
+// hop-by-hop too and must not be forwarded, lower-cased into `out` (cleared first; its capacity
+// is reused). "close" and "keep-alive" are left out: they name no header.
+void connection_options(const Request& req, std::vector<std::string>& out);
+// Whether `name` is among `options` (as connection_options gives them).
+bool is_connection_option(std::string_view name, const std::vector<std::string>& options);
+
 // What a send of `sent` bytes of `head` then `body` left to write: the rest of the head (none once
 // past it), then the rest of the body. Both the client and the server resume a cut-short first send
 // with it.

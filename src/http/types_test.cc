@@ -165,5 +165,18 @@ TEST(Unsent, ResumesInsideTheHeadAtItsEndAndInsideTheBody) {
   EXPECT_EQ(unsent(head, body, 7)[0].size(), 0u);  // nothing of the head is sent twice
 }
 
+TEST(ConnectionOptions, NamesListedInConnectionAreHopByHop) {
+  Request req{Verb::post, "/v1/completions", 11};
+  req.insert(Field::connection, "keep-alive, X-Secret-Route , Upgrade");
+  req.insert(Field::connection, "close,x-other");
+  std::vector<std::string> options = {"stale"};
+  connection_options(req, options);
+  EXPECT_EQ(options, (std::vector<std::string>{"x-secret-route", "upgrade", "x-other"}));
+  EXPECT_TRUE(is_connection_option("X-Other", options));
+  EXPECT_FALSE(is_connection_option("x-request-id", options));
+  connection_options(Request{Verb::get, "/", 11}, options);
+  EXPECT_TRUE(options.empty());
+}
+
 }  // namespace
 }  // namespace llmd::http

@@ -16,6 +16,7 @@
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
 
+#include "common/signals.h"
 #include "http/sse.h"
 
 namespace llmd::loadgen {
@@ -535,6 +536,9 @@ Result<RunOutput> run_blocking(const Clock& clock, const Workload& workload, con
     signals.add(SIGINT);
     signals.add(SIGTERM);
     arm();
+    // A caller that held stop signals pending (block_stop_signals) gets them now, with this handler in
+    // place; otherwise this changes nothing.
+    unblock_stop_signals();
   }
   asio::co_spawn(io, runner.run(sink), [&](std::exception_ptr e, Result<RunOutput> r) {
     if (e) {

@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include "epp/request_fields.h"
-#include "epp/request_id.h"
+#include "http/request_id.h"
 #include "http/sse.h"
 #include "log/log.h"
 
@@ -45,6 +45,9 @@ bool must_strip(const http::Request::value_type& f) {
       return http::is_hop_by_hop(f.name());
   }
 }
+
+// What a client is told when no model server could be reached; which ones and why goes to the log.
+constexpr std::string_view kUnreachable = "no model server could be reached";
 
 // Header names are ASCII; std::tolower would consult the locale per character.
 constexpr char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
@@ -124,6 +127,7 @@ struct Gateway::ForwardContext {
   const sched::Endpoint* endpoint = nullptr;
   RequestSeries* series = nullptr;  // null: not an inference request
   bool stream = true;
+  bool sse = false;  // the relayed answer is an SSE stream
   Nanos start{0};
   unsigned version = 11;
   bool keep_alive = true;
@@ -211,24 +215,34 @@ struct Gateway::Worker {
   http::Client client;
   json::Parser parser;
   Rng rng;
-  epp::RequestIdGenerator request_ids;  // draws from rng
+  http::RequestIdGenerator request_ids;         // draws from rng
+  std::vector<std::string> connection_options;  // the current request's, reused
   std::shared_ptr<StatePool> states;
   std::atomic<uint64_t> connect_retries{0};
   std::atomic<uint64_t> upstream_failures{0};
   std::atomic<uint64_t> client_disconnects{0};
+  std::atomic<uint64_t> stream_failures[2] = {};  // by StreamFailure
 };
 
 // Strips what must not travel upstream (one pass over the fields) and takes the client's x-request-id
 // into `id`, or makes one and sets it on the request.
 void Gateway::strip_and_take_request_id(Worker& w, http::Request& req, std::string& id) {
+  // Headers the client's Connection fields name are hop-by-hop as well (RFC 9110 §7.6.1).
+  http::connection_options(req, w.connection_options);
   bool found = false;
   for (auto it = req.begin(); it != req.end();) {
-    if (must_strip(*it)) {
+    const bool named =
+        !w.connection_options.empty() && http::is_connection_option(it->name_string(), w.connection_options);
+    if (named || must_strip(*it)) {
       it = req.erase(it);
       continue;
     }
-    if (!found && it->name() == Field::unknown && http::beast::iequals(it->name_string(), kRequestIdHeader) &&
-        !it->value().empty()) {
+    if (it->name() == Field::unknown && http::beast::iequals(it->name_string(), kRequestIdHeader)) {
+      // Exactly one id travels on: the client's first, when it is usable.
+      if (found || !http::usable_request_id(it->value())) {
+        it = req.erase(it);
+        continue;
+      }
       id.assign(it->value());
       found = true;
     }
@@ -277,6 +291,8 @@ GatewayStats Gateway::stats() const {
     s.connect_retries += w->connect_retries.load(std::memory_order_relaxed);
     s.upstream_failures += w->upstream_failures.load(std::memory_order_relaxed);
     s.client_disconnects += w->client_disconnects.load(std::memory_order_relaxed);
+    s.stream_upstream_errors += w->stream_failures[0].load(std::memory_order_relaxed);
+    s.stream_upstream_timeouts += w->stream_failures[1].load(std::memory_order_relaxed);
     s.request_states += w->states->fresh.load(std::memory_order_relaxed);
   }
   return s;
@@ -354,7 +370,7 @@ bool Gateway::schedule_attempt(Worker& w, http::Request& req, RequestState& s, i
       w.upstream_failures.fetch_add(1, std::memory_order_relaxed);
       metrics_.count_error(*ctx.series, RequestError::kModelServerError);
       s.error_status = Status::bad_gateway;
-      s.error_message = "no endpoint could be reached: " + s.connect_error.message;
+      s.error_message = kUnreachable;
       return false;
     }
     s.error_status = Status::internal_server_error;
@@ -396,7 +412,7 @@ bool Gateway::after_connect_failure(Worker& w, RequestState& s, int attempt) {
     w.upstream_failures.fetch_add(1, std::memory_order_relaxed);
     metrics_.count_error(*s.ctx.series, RequestError::kModelServerError);
     s.error_status = Status::bad_gateway;
-    s.error_message = s.connect_error.message;
+    s.error_message = kUnreachable;
     return false;
   }
   // Nothing reached the client: try another endpoint, without the ones that failed.
@@ -466,8 +482,8 @@ http::Awaitable<void> Gateway::handle_passthrough(http::Request& req, http::Resp
                         "rejected-no-endpoints", ctx.request_id, ctx.version, ctx.keep_alive);
   } else {
     w.upstream_failures.fetch_add(1, std::memory_order_relaxed);
-    co_await send_error(res, Status::bad_gateway, s.connect_error.message, {}, {}, ctx.request_id,
-                        ctx.version, ctx.keep_alive);
+    co_await send_error(res, Status::bad_gateway, kUnreachable, {}, {}, ctx.request_id, ctx.version,
+                        ctx.keep_alive);
   }
 }
 
@@ -512,6 +528,7 @@ http::Awaitable<Result<void>> Gateway::relay_stream(Worker& w, http::Request& re
     if (auto ct = head.find(Field::content_type); ct != head.end()) {
       is_sse = contains_ci(ct->value(), "text/event-stream");
     }
+    ctx.sse = is_sse;
     finish_head(out, *ctx.endpoint, ctx.request_id, exchange, scheduler);
     const bool ok = co_await res.begin_stream(std::move(out));
     client_gone = !ok;
@@ -535,6 +552,27 @@ http::Awaitable<Result<void>> Gateway::relay_stream(Worker& w, http::Request& re
   const http::Upstream up{ctx.endpoint->address, ctx.endpoint->port};
   auto r = co_await w.client.stream(up, req, std::move(handler));
   co_return r;
+}
+
+// The upstream failed after the answer started. An SSE stream (every OpenAI stream) ends the way
+// vLLM ends a failed one: an error event in OpenAI's error shape, then [DONE] and the terminal chunk,
+// so clients see an error rather than a cut. Any other body is cut: its truncation is the only signal.
+http::Awaitable<void> Gateway::end_failed_stream(Worker& w, http::Responder& res, RequestState& s,
+                                                 const Error& cause) {
+  const bool timeout = cause.code == ErrorCode::kTimeout;
+  w.stream_failures[timeout ? 1 : 0].fetch_add(1, std::memory_order_relaxed);
+  if (!s.ctx.sse) {
+    res.abort();
+    co_return;
+  }
+  const Status status = timeout ? Status::gateway_timeout : Status::bad_gateway;
+  const std::string event =
+      http::openai_error_body(status, timeout ? "the model server stopped answering mid-stream"
+                                              : "the model server failed mid-stream");
+  if (!co_await res.write_sse(event)) co_return;
+  const std::string_view done = "[DONE]";
+  if (!co_await res.write_sse(done)) co_return;
+  co_await res.finish();
 }
 
 http::Awaitable<Gateway::Forwarded> Gateway::forward(Worker& w, http::Request& req, http::Responder& res,
@@ -574,6 +612,7 @@ http::Awaitable<Gateway::Forwarded> Gateway::forward(Worker& w, http::Request& r
   }
 
   if (!outcome && outcome.error().code == ErrorCode::kConnectFailed && !res.started()) {
+    data_.record_local_failure(*ctx.endpoint);
     s.connect_error = outcome.error();
     log::debug("upstream connect failed", log::kv("endpoint", ctx.endpoint->id),
                log::kv("error", s.connect_error.message));
@@ -583,6 +622,12 @@ http::Awaitable<Gateway::Forwarded> Gateway::forward(Worker& w, http::Request& r
   client_gone =
       client_gone || res.client_gone() || (!outcome && outcome.error().code == ErrorCode::kCancelled);
   if (!accounted && status != 0) account();
+  // Outlier detection sees what the model server did; a client that left says nothing about it.
+  if (!outcome && !client_gone) {
+    data_.record_local_failure(*ctx.endpoint);
+  } else if (status != 0) {
+    data_.record_response(*ctx.endpoint, status);
+  }
   if (client_gone) {
     w.client_disconnects.fetch_add(1, std::memory_order_relaxed);
     completion.cause = sched::TerminationCause::kClientDisconnect;
@@ -594,14 +639,15 @@ http::Awaitable<Gateway::Forwarded> Gateway::forward(Worker& w, http::Request& r
     log::warn("upstream failed", log::kv("endpoint", ctx.endpoint->id), log::kv("request_id", ctx.request_id),
               log::kv("error", outcome.error().message));
     if (res.started()) {
-      // Bytes already reached the client: cut the stream so the truncation is visible to it.
-      res.abort();
+      co_await end_failed_stream(w, res, s, outcome.error());
       co_return Forwarded::kDone;
     }
     if (ctx.series != nullptr) metrics_.count_error(*ctx.series, RequestError::kModelServerError);
     s.error_status =
         outcome.error().code == ErrorCode::kTimeout ? Status::gateway_timeout : Status::bad_gateway;
-    s.error_message = "upstream " + ctx.endpoint->host_port + ": " + outcome.error().message;
+    // The address and the cause go to the log (and the endpoint to /debug/endpoints), not to the client.
+    s.error_message = outcome.error().code == ErrorCode::kTimeout ? "the model server did not answer in time"
+                                                                  : "the model server failed to answer";
     co_await send_error(res, s.error_status, s.error_message, {}, {}, ctx.request_id, ctx.version,
                         ctx.keep_alive);
     co_return Forwarded::kDone;

@@ -43,6 +43,10 @@ struct GatewayStats {
   uint64_t connect_retries = 0;
   uint64_t upstream_failures = 0;
   uint64_t client_disconnects = 0;
+  // Answers whose upstream failed after the client had bytes of them, by cause (an SSE stream then
+  // ends with an error event; any other body is cut).
+  uint64_t stream_upstream_errors = 0;
+  uint64_t stream_upstream_timeouts = 0;
   // Per-request states allocated because the worker had none spare (it keeps up to 256 for reuse).
   uint64_t request_states = 0;
 };
@@ -82,6 +86,8 @@ class Gateway {
   // the caller may retry elsewhere, its error in s.connect_error) is fully handled: relayed, turned
   // into 502/504, or recorded as a client disconnect.
   http::Awaitable<Forwarded> forward(Worker& w, http::Request& req, http::Responder& res, RequestState& s);
+  http::Awaitable<void> end_failed_stream(Worker& w, http::Responder& res, RequestState& s,
+                                          const Error& cause);
   // The streamed half of forward(): relays the upstream's answer chunk by chunk.
   http::Awaitable<Result<void>> relay_stream(Worker& w, http::Request& req, http::Responder& res,
                                              RequestState& s, int& status, bool& client_gone,

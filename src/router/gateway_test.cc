@@ -53,8 +53,8 @@ EndpointTarget target(const std::string& name, uint16_t port, Nanos interval = s
 // The whole router in-process: data layer, scheduler, gateway and admin routes on one server.
 class Router {
  public:
-  explicit Router(std::string config = {}, GatewayOptions gopts = {})
-      : data_(store_, SystemClock::instance(), {}) {
+  explicit Router(std::string config = {}, GatewayOptions gopts = {}, datalayer::DataLayerOptions dopts = {})
+      : data_(store_, SystemClock::instance(), dopts) {
     auto plan = sched::load_scheduler_plan(config, sched::builtin_registry(), SystemClock::instance());
     EXPECT_TRUE(plan) << plan.error().message;
     metrics_ = std::make_unique<EppMetrics>(SystemClock::instance(), "pool", store_, 2);
@@ -324,6 +324,28 @@ TEST_F(GatewayTest, UpstreamFailuresAre502And504) {
       << r.metrics().expose();
 }
 
+// An upstream that dies mid-stream: the client's SSE stream ends with an error event in OpenAI's error
+// shape, then [DONE] and a clean end, never a bare cut; the failure is counted by cause.
+TEST_F(GatewayTest, UpstreamDyingMidStreamEndsTheStreamWithAnErrorEvent) {
+  Router r;
+  r.apply({target("a", a_.port())}, 1);
+  HttpReply rep = http_call(r.port(), "POST", "/v1/completions", completion("x", true),
+                            {{"x-fake-mode", "cut"}, {"x-fake-chunks", "4"}});
+  ASSERT_EQ(rep.status, 200) << rep.error;  // the stream had started
+  EXPECT_TRUE(rep.error.empty()) << "the stream was cut: " << rep.error;
+  const size_t token = rep.body.find("\" tok\"");
+  const size_t error = rep.body.find("data: {\"error\":");
+  const size_t done = rep.body.find("data: [DONE]");
+  ASSERT_NE(token, std::string::npos) << rep.body;
+  ASSERT_NE(error, std::string::npos) << rep.body;
+  ASSERT_NE(done, std::string::npos) << rep.body;
+  EXPECT_LT(token, error);
+  EXPECT_LT(error, done);
+  EXPECT_NE(rep.body.find("\"code\":502"), std::string::npos) << rep.body;
+  EXPECT_EQ(rep.body.find("127.0.0.1"), std::string::npos) << "the error names the upstream: " << rep.body;
+  EXPECT_EQ(r.gateway().stats().stream_upstream_errors, 1u);
+}
+
 TEST_F(GatewayTest, ClientDisconnectCancelsUpstreamAndReleasesInflight) {
   Router r(R"(apiVersion: llm-d.ai/v1alpha1
 kind: EndpointPickerConfig
@@ -401,6 +423,85 @@ TEST_F(GatewayTest, ModelsPassthroughAndAdmin) {
         "llm_d_epp_request_duration_seconds_count{model_name=\"lora-b\"", "llm_d_epp_prefix_indexer_size{"}) {
     EXPECT_NE(metrics.body.find(name), std::string::npos) << name << "\n" << metrics.body;
   }
+}
+
+// Passive outlier detection: a model server that answers /metrics as if idle but never answers
+// inference is ejected after N timeouts in a row, gets nothing while ejected, and returns afterwards.
+TEST_F(GatewayTest, HungEndpointIsEjectedAfterConsecutiveTimeoutsAndReturnsLater) {
+  a_.set_inference_delay(std::chrono::seconds(30));  // hangs past the upstream timeout
+  GatewayOptions gopts;
+  gopts.first_byte_timeout = std::chrono::milliseconds(100);
+  gopts.idle_timeout = gopts.first_byte_timeout;
+  datalayer::DataLayerOptions dopts;
+  dopts.outlier.consecutive_local_origin_failure = 3;
+  dopts.outlier.consecutive_5xx = 0;
+  dopts.outlier.consecutive_gateway_failure = 0;
+  dopts.outlier.base_ejection_time = std::chrono::seconds(2);
+  dopts.outlier.max_ejection_percent = 50;
+  // Round-robin: without outlier detection half the requests would keep going to the hung endpoint.
+  Router r(R"(apiVersion: llm-d.ai/v1alpha1
+kind: EndpointPickerConfig
+plugins:
+- type: round-robin
+)",
+           gopts, dopts);
+  r.apply({target("a", a_.port()), target("b", b_.port())}, 2);
+
+  int timeouts = 0;
+  for (int i = 0; i < 40 && r.data().stats().ejections[2] == 0; ++i) {
+    HttpReply rep = http_call(r.port(), "POST", "/v1/completions", completion("x" + std::to_string(i)));
+    if (rep.status == 504) ++timeouts;
+  }
+  ASSERT_EQ(r.data()
+                .stats()
+                .ejections[static_cast<size_t>(datalayer::EjectionReason::kConsecutiveLocalOriginFailure)],
+            1u);
+  EXPECT_EQ(timeouts, 3);  // exactly the threshold's worth of requests paid the timeout
+  bool ejected_shown = false;
+  for (const auto& st : r.data().status()) {
+    if (st.target.spec.id == "default/a-rank-0") ejected_shown = st.ejected && st.ejections == 1;
+  }
+  EXPECT_TRUE(ejected_shown);
+  HttpReply debug = http_call(r.port(), "GET", "/debug/endpoints", "");
+  EXPECT_NE(debug.body.find("\"last_ejection\":\"consecutive_local_origin_failure\""), std::string::npos)
+      << debug.body;
+  HttpReply page = http_call(r.port(), "GET", "/metrics", "");
+  EXPECT_EQ(page.status, 200);
+
+  // While it is out, every request goes to b.
+  const uint64_t a_before = a_.requests();
+  for (int i = 0; i < 10; ++i) {
+    HttpReply rep = http_call(r.port(), "POST", "/v1/completions", completion("y" + std::to_string(i)));
+    EXPECT_EQ(rep.status, 200) << rep.body;
+  }
+  EXPECT_EQ(a_.requests(), a_before);
+
+  // After the ejection time it is readmitted (with its next good scrape) and scheduled again.
+  a_.set_inference_delay(std::chrono::milliseconds(0));
+  ASSERT_TRUE(eventually([&] { return r.data().stats().returns == 1; }, std::chrono::seconds(30)));
+  ASSERT_TRUE(eventually(
+      [&] {
+        HttpReply rep = http_call(r.port(), "POST", "/v1/completions", completion("z"));
+        return rep.status == 200 && a_.requests() > a_before;
+      },
+      std::chrono::seconds(30)));
+}
+
+// A 5xx-answering endpoint is ejected by consecutive_5xx; max_ejection_percent keeps the last one in.
+TEST_F(GatewayTest, Consecutive5xxEjectsButNeverBeyondMaxEjectionPercent) {
+  datalayer::DataLayerOptions dopts;
+  dopts.outlier.consecutive_5xx = 2;
+  dopts.outlier.consecutive_gateway_failure = 0;
+  dopts.outlier.max_ejection_percent = 0;  // still one may be ejected
+  Router r({}, {}, dopts);
+  r.apply({target("a", a_.port()), target("b", b_.port())}, 2);
+  for (int i = 0; i < 20; ++i) {
+    http_call(r.port(), "POST", "/v1/completions", completion("p" + std::to_string(i)),
+              {{"x-fake-status", "500"}});
+  }
+  const auto st = r.data().stats();
+  EXPECT_EQ(st.ejections[static_cast<size_t>(datalayer::EjectionReason::kConsecutive5xx)], 1u);
+  EXPECT_GE(st.ejections_skipped, 1u);
 }
 
 }  // namespace

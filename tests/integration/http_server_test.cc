@@ -28,6 +28,7 @@
 
 #include "http/client.h"
 #include "http/server.h"
+#include "support/raw_socket.h"
 
 namespace llmd::http {
 namespace {
@@ -36,76 +37,8 @@ using namespace std::chrono_literals;
 using boost::asio::as_tuple;
 using boost::asio::use_awaitable;
 
-// Bounds how long a raw-socket read may block, so a broken server fails the test instead of hanging
-// it. Not a timing assertion.
-constexpr int kHangGuardSeconds = 30;
-
-// A blocking client socket for sending hand-made bytes.
-class RawSocket {
- public:
-  explicit RawSocket(uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(port);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-    timeval tv{kHangGuardSeconds, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  }
-  ~RawSocket() { ::close(fd_); }
-  RawSocket(const RawSocket&) = delete;
-  RawSocket& operator=(const RawSocket&) = delete;
-
-  bool connected() const { return connected_; }
-
-  bool send(std::string_view data) {
-    while (!data.empty()) {
-      const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      data.remove_prefix(static_cast<size_t>(n));
-    }
-    return true;
-  }
-
-  // Reads until the server closes the connection. `closed` tells whether it did (EOF or reset)
-  // rather than the hang guard expiring.
-  std::string read_to_close(bool* closed = nullptr) {
-    std::string out;
-    char buf[16384];
-    for (;;) {
-      const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
-      if (n > 0) {
-        out.append(buf, static_cast<size_t>(n));
-        continue;
-      }
-      if (closed != nullptr) *closed = n == 0 || errno == ECONNRESET;
-      return out;
-    }
-  }
-
-  // Reads until `needle` has arrived (or the connection ends).
-  std::string read_until(std::string_view needle) {
-    std::string out;
-    char buf[4096];
-    while (out.find(needle) == std::string::npos) {
-      const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
-      if (n <= 0) break;
-      out.append(buf, static_cast<size_t>(n));
-    }
-    return out;
-  }
-
-  // True once the socket has something to read (data or EOF).
-  bool readable_now() {
-    pollfd p{fd_, POLLIN, 0};
-    return ::poll(&p, 1, 0) > 0;
-  }
-
- private:
-  int fd_ = -1;
-  bool connected_ = false;
-};
+using llmd::testing::kHangGuardSeconds;
+using llmd::testing::RawSocket;
 
 // The JSON "error.code" of an OpenAI-style error response body.
 int64_t error_code_of(const std::string& response) {

@@ -178,29 +178,13 @@ class RouterE2E : public ::testing::Test {
   // Starts the router on the discovery file plus `extra` flags; waits until `ready` endpoints are ready.
   void start_router(const std::vector<std::string>& extra, size_t ready) {
     // The data plane on the first port, the admin routes on the next.
-    auto router = testing::spawn_llmd_listening(2, [&](uint16_t port) {
-      std::vector<std::string> args = {"router",
-                                       "--host",
-                                       "127.0.0.1",
-                                       "--port",
-                                       std::to_string(port),
-                                       "--admin-host",
-                                       "127.0.0.1",
-                                       "--admin-port",
-                                       std::to_string(port + 1),
-                                       "--threads",
-                                       "2",
-                                       "--discovery-poll-interval",
-                                       "50ms",
-                                       "--seed",
-                                       "3"};
-      if (!discovery_.empty()) {
-        args.push_back("--discovery-file");
-        args.push_back(discovery_);
-      }
-      args.insert(args.end(), extra.begin(), extra.end());
-      return args;
-    });
+    std::vector<std::string> args = {"--discovery-poll-interval", "50ms", "--seed", "3"};
+    if (!discovery_.empty()) {
+      args.push_back("--discovery-file");
+      args.push_back(discovery_);
+    }
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto router = testing::spawn_router(2, args);
     port_ = router.port;
     admin_port_ = static_cast<uint16_t>(router.port + 1);
     // A fresh object per start: Process's move assignment is not safe to use on a used object.
@@ -405,7 +389,11 @@ TEST_F(RouterE2E, ErrorPaths) {
   const testing::RefusedPort refused;  // held for the whole test: nobody else can listen there
   const uint16_t dead = refused.port();
   write_discovery(endpoint_line(replica(0)) + endpoint_line(dead, ", interval: \"0\""));
-  start_router({}, 2);
+  // The dead endpoint stays in the set for this test: outlier detection (which would eject it after
+  // enough connect failures, DeadEndpointIsEjectedByOutlierDetection) is off.
+  start_router({"--outlier-consecutive-local-origin-failure", "0", "--outlier-consecutive-5xx", "0",
+                "--outlier-consecutive-gateway-failure", "0"},
+               2);
 
   HttpReply bad_json = http_call(port_, "POST", "/v1/completions", "{oops");
   EXPECT_EQ(bad_json.status, 400);
@@ -440,6 +428,32 @@ TEST_F(RouterE2E, ErrorPaths) {
       << metrics.body;
   EXPECT_NE(metrics.body.find("llm_d_epp_ready_endpoints{name=\"llmd\"} 2"), std::string::npos);
   EXPECT_NE(metrics.body.find("\nllmd_router_busy_poll_seconds_total "), std::string::npos);
+}
+
+// Passive outlier detection end to end: an endpoint that refuses connections is ejected after the
+// configured run of connect failures, leaves the ready set, and shows so in /metrics and /debug.
+TEST_F(RouterE2E, DeadEndpointIsEjectedByOutlierDetection) {
+  const testing::RefusedPort refused;  // held for the whole test: nobody else can listen there
+  write_discovery(endpoint_line(replica(0)) + endpoint_line(refused.port(), ", interval: \"0\""));
+  start_router({"--outlier-consecutive-local-origin-failure", "2", "--outlier-max-ejection-percent", "50",
+                "--config-text",
+                "apiVersion: llm-d.ai/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n- type: round-robin\n"},
+               2);
+  for (int i = 0; i < 10; ++i) {
+    HttpReply r = http_call(port_, "POST", "/v1/completions", completion("ej" + std::to_string(i)));
+    ASSERT_EQ(r.status, 200) << r.body;  // connect failures fall back to the live replica
+    EXPECT_EQ(served_by(r), addr(0));
+  }
+  HttpReply metrics = http_call(admin_port_, "GET", "/metrics");
+  EXPECT_NE(
+      metrics.body.find("llmd_router_outlier_ejections_total{reason=\"consecutive_local_origin_failure\"} 1"),
+      std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("llm_d_epp_ready_endpoints{name=\"llmd\"} 1"), std::string::npos);
+  const auto debug = parse(http_call(admin_port_, "GET", "/debug/endpoints").body);
+  int ejected = 0;
+  for (const auto& e : debug.at("endpoints").as_array()) ejected += e.at("ejected").as_bool() ? 1 : 0;
+  EXPECT_EQ(ejected, 1);
 }
 
 TEST_F(RouterE2E, UnknownModelIs404AndOnlyDeadEndpointsAre502) {

@@ -11,7 +11,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -70,18 +70,26 @@ Process::Process(std::vector<std::string> argv) {
   int fd = ::mkstemp(tmpl);
   if (fd < 0) throw std::runtime_error("mkstemp failed");
   log_path_ = tmpl;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, fd, STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, fd, STDERR_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   std::vector<char*> cargv;
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
-  int rc = posix_spawn(&pid_, cargv[0], &actions, nullptr, cargv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
+  const pid_t parent = ::getpid();
+  // fork + exec rather than posix_spawn, for PR_SET_PDEATHSIG: a child dies with the test that
+  // started it, also when that test crashes or is killed, as `llmd up` does for its children. Only
+  // async-signal-safe calls run between the fork and the exec.
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // the parent died before prctl took effect
+    const int in = ::open("/dev/null", O_RDONLY);
+    if (in < 0 || ::dup2(in, STDIN_FILENO) < 0 || ::dup2(fd, STDOUT_FILENO) < 0 ||
+        ::dup2(fd, STDERR_FILENO) < 0)
+      ::_exit(127);
+    ::execve(cargv[0], cargv.data(), environ);
+    ::_exit(127);
+  }
   ::close(fd);
-  if (rc != 0) throw std::runtime_error("posix_spawn failed for " + argv[0]);
+  if (pid_ < 0) throw std::runtime_error("fork failed for " + argv[0]);
 }
 
 Process::Process(Process&& o) noexcept : pid_(o.pid_), status_(o.status_), log_path_(std::move(o.log_path_)) {
@@ -159,6 +167,24 @@ Listening spawn_llmd_listening(int count, const std::function<std::vector<std::s
     // attempt repeats (the last one is returned, with its output).
     if (l.ready || l.process.running() || attempt == kAttempts) return l;
   }
+}
+
+Listening spawn_router(int threads, const std::vector<std::string>& extra) {
+  return spawn_llmd_listening(2, [&](uint16_t port) {
+    std::vector<std::string> args = {"router",
+                                     "--host",
+                                     "127.0.0.1",
+                                     "--port",
+                                     std::to_string(port),
+                                     "--admin-host",
+                                     "127.0.0.1",
+                                     "--admin-port",
+                                     std::to_string(port + 1),
+                                     "--threads",
+                                     std::to_string(threads)};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  });
 }
 
 }  // namespace llmd::testing

@@ -74,4 +74,8 @@ struct Listening {
 Listening spawn_llmd_listening(int count, const std::function<std::vector<std::string>(uint16_t)>& make_args,
                                std::chrono::milliseconds deadline = std::chrono::seconds(60));
 
+// Starts `llmd router` on 127.0.0.1: the gateway on the returned port, the admin routes on the next,
+// with `extra` flags after the listener flags (endpoints, config, timeouts).
+Listening spawn_router(int threads, const std::vector<std::string>& extra);
+
 }  // namespace llmd::testing

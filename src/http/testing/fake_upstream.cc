@@ -35,6 +35,7 @@ struct FakeUpstream::Impl {
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> metrics_requests{0};
   std::atomic<uint64_t> cancelled{0};
+  std::atomic<int> inference_delay_ms{0};
 };
 
 namespace {
@@ -91,7 +92,9 @@ http::Awaitable<void> inference(FakeUpstream::Impl& im, http::Request& req, http
     im.last_body = req.body();
   }
   CancelWatch watch{im.cancelled};
-  if (const int delay = header_int(req, "x-fake-delay-ms", 0); delay > 0) co_await sleep_ms(delay);
+  if (const int delay = header_int(req, "x-fake-delay-ms", im.inference_delay_ms.load()); delay > 0) {
+    co_await sleep_ms(delay);
+  }
   if (!header(req, "x-fake-status").empty()) {
     const int status = header_int(req, "x-fake-status", 500);
     watch.done = true;
@@ -179,6 +182,11 @@ http::Awaitable<void> inference(FakeUpstream::Impl& im, http::Request& req, http
     }
     if (i == 1 && mode == "truncate") {
       watch.done = co_await res.finish();
+      co_return;
+    }
+    if (i == 1 && mode == "cut") {
+      watch.done = true;
+      res.abort();  // the connection closes mid-stream, as when the engine process dies
       co_return;
     }
     if (!co_await res.write_sse(token_chunk)) co_return;
@@ -280,6 +288,9 @@ const std::string& FakeUpstream::name() const { return impl_->name; }
 void FakeUpstream::set_metrics(std::string text) {
   std::lock_guard lock(impl_->mu);
   impl_->metrics_text = std::move(text);
+}
+void FakeUpstream::set_inference_delay(std::chrono::milliseconds delay) {
+  impl_->inference_delay_ms.store(static_cast<int>(delay.count()));
 }
 void FakeUpstream::set_metrics_status(int status) {
   std::lock_guard lock(impl_->mu);

@@ -27,8 +27,11 @@
 //   x-fake-mode: stream-error  (streaming, N >= 2) an OpenAI error event after the first token, then
 //                              the stream ends without [DONE]
 //   x-fake-mode: truncate      (streaming, N >= 2) the stream ends after the first token, no [DONE]
+//   x-fake-mode: cut           (streaming, N >= 2) the connection closes after the first token, without
+//                              the final chunk (the server died)
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -52,6 +55,9 @@ class FakeUpstream {
 
   void set_metrics(std::string text);
   void set_metrics_status(int status);
+  // Every inference request waits this long first, as x-fake-delay-ms asks (which overrides it): a
+  // model server that looks idle on /metrics but hangs on inference.
+  void set_inference_delay(std::chrono::milliseconds delay);
   void set_models(std::vector<std::string> ids);
 
   // Inference requests received (answered or refused).

@@ -174,7 +174,8 @@ Result<RequestHandle> Engine::add_request(RequestSpec spec) {
   r->tokens = spec.prompt;
   r->lora_id = lora;
   const bool explicit_max = spec.max_tokens.has_value();
-  r->max_tokens = explicit_max ? *spec.max_tokens : static_cast<uint32_t>(max_len - prompt_len);
+  // Checked above: prompt_len + max_tokens <= max_len, so it fits.
+  r->max_tokens = static_cast<uint32_t>(explicit_max ? *spec.max_tokens : max_len - prompt_len);
   if (spec.do_remote_decode) r->max_tokens = 1;  // the prefill leg of P/D stops after one token
   r->target_output = spec.do_remote_decode ? 1 : sample_output_length(spec, r->max_tokens, explicit_max);
   if (!spec.lora.empty()) {

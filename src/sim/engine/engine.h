@@ -68,9 +68,11 @@ struct RemotePrefill {
 struct RequestSpec {
   std::string request_id;
   std::vector<uint32_t> prompt;
-  std::optional<uint32_t> max_tokens;  // nullopt: up to max_model_len, length sampled
-  bool ignore_eos = false;             // run to max_tokens exactly
-  std::string lora;                    // adapter name; empty for the base model
+  // nullopt: up to max_model_len, length sampled. 64 bits: a value beyond any context is refused
+  // naming the value the client sent.
+  std::optional<uint64_t> max_tokens;
+  bool ignore_eos = false;  // run to max_tokens exactly
+  std::string lora;         // adapter name; empty for the base model
   std::optional<std::string> cache_salt;
   bool do_remote_decode = false;   // P/D prefill leg: prefill only, then hold the blocks
   bool do_remote_prefill = false;  // P/D decode leg: the prompt's KV arrives by transfer

@@ -411,6 +411,11 @@ TEST(EngineTest, RejectsOverlongRequestsWithVllmMessages) {
       r.error().message,
       "'max_tokens' or 'max_completion_tokens' is too large: 4000. This model's maximum context length is "
       "4096 tokens and your request has 100 input tokens (4000 > 4096 - 100).");
+  // A value past 32 bits is named as sent, not clamped.
+  s.max_tokens = 1'000'000'000'000;
+  r = h.engine.add_request(s);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("too large: 1000000000000."), std::string::npos) << r.error().message;
 }
 
 TEST(EngineTest, WaitingQueueIsBounded) {

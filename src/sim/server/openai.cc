@@ -162,7 +162,7 @@ Result<CompletionRequest> parse_completion_request(std::string_view body_text, A
                     : "max_tokens",
                 "must be at least 1");
     } else {
-      req.max_tokens = static_cast<uint32_t>(std::min<int64_t>(*max_tokens, 0xffffffffll));
+      req.max_tokens = static_cast<uint64_t>(*max_tokens);
     }
   }
   if (auto n = body.optional_int("n"); n && *n != 1) body.fail("n", "only n=1 is supported");

@@ -24,7 +24,7 @@ struct CompletionRequest {
   // Exactly one of: text (a completion prompt or rendered chat), or token ids.
   std::string prompt_text;
   std::optional<std::vector<uint32_t>> prompt_tokens;
-  std::optional<uint32_t> max_tokens;
+  std::optional<uint64_t> max_tokens;  // as sent (at least 1); the engine refuses what exceeds the context
   bool stream = false;
   bool include_usage = false;
   bool continuous_usage = false;

@@ -66,7 +66,8 @@ Result<void> Replica::start() {
       !r)
     return r.error();
 
-  http::ServerOptions opts;
+  http::ServerOptions opts = config_.http;
+  opts.seed = config_.request_id_seed;
   opts.host = config_.host;
   opts.port = config_.port;
   opts.threads = 1;

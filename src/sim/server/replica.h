@@ -69,6 +69,8 @@ struct ReplicaConfig {
   std::string version;
   uint64_t seed = 0;             // failure injection
   uint64_t request_id_seed = 0;  // generated request ids; differ per process so ids do not collide
+  // The HTTP server's limits and timeouts (read, idle, drain): ServerOptions' defaults unless set.
+  http::ServerOptions http;
 };
 
 class Replica {

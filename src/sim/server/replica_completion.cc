@@ -154,7 +154,11 @@ Result<RequestSpec> Replica::make_spec(Completion& call) {
 http::Awaitable<bool> Replica::submit(Completion& call, RequestSpec spec) {
   call.sid = open_stream(call.st);
   Task task;
-  task.v = AddTask{call.sid, std::move(spec), call.c.max_tokens};
+  // The histogram's parameter; a value past uint32 never passes the engine's context check anyway.
+  std::optional<uint32_t> max_tokens_param;
+  if (call.c.max_tokens)
+    max_tokens_param = static_cast<uint32_t>(std::min<uint64_t>(*call.c.max_tokens, UINT32_MAX));
+  task.v = AddTask{call.sid, std::move(spec), max_tokens_param};
   if (!push_task(std::move(task))) {
     close_stream(call.sid);
     co_await call.res.send(error_for(call.req, Status::service_unavailable, kTaskQueueFull));

@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <memory>
 #include <optional>
+#include <string>
+#include <tuple>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -13,6 +15,8 @@
 #include "common/host_port.h"
 #include "common/random.h"
 #include "common/signals.h"
+#include "config/config.h"
+#include "http/server.h"
 #include "json/json.h"
 #include "kvevents/wire.h"
 #include "log/log.h"
@@ -39,6 +43,10 @@ struct SimOptions {
   std::string hash_seed;
   bool hash_seed_set = false;
   uint64_t seed = 0;
+  std::string read_timeout = "30s";
+  std::string idle_timeout = "60s";
+  std::string drain_timeout = "10s";
+  http::ServerOptions http;  // the timeouts above, parsed by resolve_options()
   // KV events
   bool kv_events = false;
   std::string kv_events_config;
@@ -115,6 +123,16 @@ bool resolve_options(SimOptions& o, const Profile& profile) {
   if (o.replicas < 1 || o.port == 0 || static_cast<int>(o.port) + o.replicas - 1 > 65535) {
     log::error("llmd sim: --replicas must be >= 1 and --port + replicas - 1 <= 65535");
     return false;
+  }
+  for (auto [flag, text, out] : {std::tuple{"--read-timeout", &o.read_timeout, &o.http.read_timeout},
+                                 std::tuple{"--idle-timeout", &o.idle_timeout, &o.http.idle_timeout},
+                                 std::tuple{"--drain-timeout", &o.drain_timeout, &o.http.drain_timeout}}) {
+    auto d = config::parse_duration(*text);
+    if (!d) {
+      log::error(fmt::format("llmd sim: {}: {}", flag, d.error().message));
+      return false;
+    }
+    *out = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
   }
   if (o.model.empty()) o.model = profile.model;
   if (o.advertise_host.empty()) {
@@ -262,6 +280,7 @@ ReplicaConfig replica_config(const SimOptions& o, const Shared& shared, int i, R
   rc.version = LLMD_SIM_VERSION;
   rc.seed = o.seed + static_cast<uint64_t>(i);
   rc.request_id_seed = process_rng();
+  rc.http = o.http;
   return rc;
 }
 
@@ -354,6 +373,14 @@ cli::RunFn setup_sim_command(CLI::App& app) {
       },
       "PYTHONHASHSEED for block hashes (default: $PYTHONHASHSEED, else random per process)");
   app.add_option("--seed", o->seed, "Seed for sampled output lengths and failures")->capture_default_str();
+  app.add_option("--read-timeout", o->read_timeout, "A request (head and body) must arrive within this")
+      ->capture_default_str();
+  app.add_option("--idle-timeout", o->idle_timeout,
+                 "A kept-alive connection with no request is closed after this")
+      ->capture_default_str();
+  app.add_option("--drain-timeout", o->drain_timeout,
+                 "On SIGTERM, in-flight requests get this long to finish")
+      ->capture_default_str();
   app.add_flag("--kv-events", o->kv_events, "Publish KV events over ZMQ");
   app.add_option("--kv-events-config", o->kv_events_config, "vLLM's --kv-events-config JSON");
   app.add_option("--kv-events-endpoint", o->kv_endpoint, "PUB endpoint of replica 0 (port + i for replica i)")
