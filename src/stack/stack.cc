@@ -32,6 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/host_port.h"
 #include "common/ports.h"
 #include "http/client.h"
@@ -285,7 +286,7 @@ asio::awaitable<void> Stack::Impl::wait_ready() {
   co.first_byte_timeout = 2s;
   co.idle_timeout = 2s;
   http::Client client(io.get_executor(), co);
-  const auto deadline = std::chrono::steady_clock::now() + spec.ready_timeout;
+  const auto deadline = SystemClock::instance().now() + spec.ready_timeout;
   asio::steady_timer timer(io);
   Result<void> outcome{};
   for (Child& c : children) {
@@ -302,7 +303,7 @@ asio::awaitable<void> Stack::Impl::wait_ready() {
       auto r = co_await probe(c, client);
       if (r) break;
       last = r.error().message;
-      if (std::chrono::steady_clock::now() >= deadline) {
+      if (SystemClock::instance().now() >= deadline) {
         outcome = make_error(ErrorCode::kTimeout, fmt::format("{} not ready after {} ms: {}", c.info.name,
                                                               spec.ready_timeout.count(), last));
         break;
@@ -339,13 +340,13 @@ asio::awaitable<void> Stack::Impl::shutdown(int code) {
         any = true;
       }
       if (!any) break;
-      const auto until = std::chrono::steady_clock::now() + (sig == SIGTERM ? spec.stop_grace : 5000ms);
+      const auto until = SystemClock::instance().now() + (sig == SIGTERM ? spec.stop_grace : 5000ms);
       for (;;) {
         reap();
         const bool alive = std::any_of(children.begin(), children.end(), [&](const Child& c) {
           return c.router == routers && c.pid > 0 && !c.exited;
         });
-        if (!alive || std::chrono::steady_clock::now() >= until) break;
+        if (!alive || SystemClock::instance().now() >= until) break;
         timer.expires_after(kReapInterval);
         auto w = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
         (void)w;
