@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/eventually.h"
 #include "common/testing/refused_port.h"
 #include "http/testing/fake_upstream.h"
 
@@ -18,15 +19,7 @@ namespace {
 using http::testing::FakeUpstream;
 using http::testing::vllm_metrics_page;
 
-bool eventually(const std::function<bool()>& pred,
-                std::chrono::milliseconds deadline = std::chrono::seconds(20)) {
-  const auto end = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return pred();
-}
+using llmd::testing::eventually;
 
 EndpointTarget target(const std::string& name, uint16_t port,
                       Nanos interval = std::chrono::milliseconds(10)) {

@@ -27,7 +27,7 @@ class FramingCategory final : public boost::system::error_category {
       case FramingError::kTransferEncodingNotChunkedLast:
         return "Transfer-Encoding of a request must end in chunked";
       case FramingError::kUnsupportedTransferCoding:
-        return "transfer coding not implemented (only chunked is)";
+        return "unsupported transfer coding (chunked is the only one accepted)";
       case FramingError::kTransferEncodingWithContentLength:
         return "Transfer-Encoding and Content-Length together";
       case FramingError::kTransferEncodingInHttp10:

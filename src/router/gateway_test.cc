@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/eventually.h"
 #include "common/testing/refused_port.h"
 #include "epp/admin.h"
 #include "http/testing/fake_upstream.h"
@@ -29,15 +30,7 @@ using http::testing::FakeUpstream;
 using http::testing::http_call;
 using http::testing::HttpReply;
 
-bool eventually(const std::function<bool()>& pred,
-                std::chrono::milliseconds deadline = std::chrono::seconds(20)) {
-  const auto end = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return pred();
-}
+using llmd::testing::eventually;
 
 EndpointTarget target(const std::string& name, uint16_t port, Nanos interval = std::chrono::milliseconds(10),
                       sched::Labels labels = {}) {

@@ -19,6 +19,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/eventually.h"
 #include "common/testing/refused_port.h"
 #include "http/testing/http_call.h"
 #include "support/process.h"
@@ -33,15 +34,7 @@ using testing::Process;
 constexpr int kReplicas = 4;
 constexpr const char* kModel = "sim-instant";
 
-bool eventually(const std::function<bool()>& pred,
-                std::chrono::milliseconds deadline = std::chrono::seconds(30)) {
-  const auto end = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return pred();
-}
+using llmd::testing::eventually;
 
 // Whether the process has installed a handler for `sig` (SigCgt in /proc/<pid>/status).
 bool catches_signal(pid_t pid, int sig) {

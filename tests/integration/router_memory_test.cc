@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/eventually.h"
 #include "http/testing/fake_upstream.h"
 #include "support/process.h"
 #include "support/raw_socket.h"
@@ -23,14 +24,7 @@ namespace {
 using http::testing::FakeUpstream;
 using testing::RawSocket;
 
-bool eventually(const std::function<bool()>& pred, std::chrono::seconds deadline = std::chrono::seconds(60)) {
-  const auto end = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return pred();
-}
+using llmd::testing::eventually;
 
 // VmRSS of `pid` in KiB, or -1.
 long rss_kib(pid_t pid) {

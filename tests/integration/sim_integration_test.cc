@@ -22,6 +22,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/eventually.h"
 #include "kvevents/events.h"
 #include "kvevents/wire.h"
 #include "support/process.h"
@@ -66,14 +67,7 @@ Reply post(uint16_t port, const std::string& target, const std::string& body,
   return http(port, bhttp::verb::post, target, body, std::move(headers));
 }
 
-bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds deadline = 30s) {
-  const auto end = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
-}
+using llmd::testing::eventually;
 
 // A completion request sent on a connection of its own. Its reply is read only when asked for;
 // destruction hangs up, which makes the simulator abort the request.
