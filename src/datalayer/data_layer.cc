@@ -162,6 +162,7 @@ struct DataLayer::Core : std::enable_shared_from_this<Core> {
   void start_entry(const EntryPtr& e);  // under mu
   void stop_entry(const EntryPtr& e);   // under mu
   void rebuild_models();                // under mu
+  void leave_store(Entry& e);           // under mu: out of scheduling (stale or ejected)
   void on_success(const EntryPtr& e, sched::EndpointMetrics m, const ExtractReport& report);
   void on_failure(const EntryPtr& e, std::string_view why);
   // The scrapes of one worker: passes over its endpoints, each a few non-blocking calls, timed by
@@ -237,9 +238,7 @@ void DataLayer::Core::eject(const std::string& id, EjectionReason reason) {
   e->ejected = true;
   e->ejected_until = now + time;
   e->last_ejection = std::string(to_string(reason));
-  e->in_store = false;
-  store.remove(id);
-  rebuild_models();
+  leave_store(*e);
   outlier_counts.retain_only(*store.snapshot());
   ejections[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
   log::warn("endpoint ejected by outlier detection", log::kv("endpoint", id),
@@ -286,6 +285,12 @@ void DataLayer::Core::stop_entry(const EntryPtr& e) {
   e->stopped = true;
   if (e->in_store.exchange(false)) store.remove(e->target.spec.id);
   asio::post(e->worker->executor, [e] { e->worker->timer.cancel(); });  // a pass drops it
+}
+
+void DataLayer::Core::leave_store(Entry& e) {
+  e.in_store = false;
+  store.remove(e.target.spec.id);
+  rebuild_models();
 }
 
 void DataLayer::Core::rebuild_models() {
@@ -356,10 +361,8 @@ void DataLayer::Core::on_failure(const EntryPtr& e, std::string_view why) {
   if (since < options.staleness_threshold) return;
   std::lock_guard lock(mu);
   if (!e->in_store) return;
-  e->in_store = false;
-  store.remove(e->target.spec.id);
   e->published = sched::EndpointMetrics{};
-  rebuild_models();
+  leave_store(*e);
   log::warn("endpoint stale; removed from scheduling", log::kv("endpoint", e->target.spec.id),
             log::kv("since_ms", since.count() / 1'000'000), log::kv("error", why));
 }
