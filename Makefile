@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 BUILD = build/$(PRESET)
 LLMD = $(BUILD)/src/cli/llmd
 
-.PHONY: all bootstrap configure build demo demo-tokenizer test unit asan tsan bench fuzz format clean
+.PHONY: all bootstrap configure build demo demo-tokenizer test unit asan tsan bench fuzz fuzz-smoke format clean
 
 all: build
 
@@ -40,6 +40,11 @@ bench: build
 
 fuzz: bootstrap
 	cmake --preset fuzz && cmake --build --preset fuzz -j $(JOBS)
+
+# Every libFuzzer target for FUZZ_SECONDS from its seeds (scripts/fuzz-run); fails on any crash.
+FUZZ_SECONDS ?= 30
+fuzz-smoke: fuzz
+	scripts/fuzz-run --seconds $(FUZZ_SECONDS) --jobs $(JOBS) build/fuzz
 
 format:
 	git ls-files '*.cc' '*.h' | xargs clang-format -i

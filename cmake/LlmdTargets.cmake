@@ -22,7 +22,11 @@ target_compile_definitions(llmd_options INTERFACE
   BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION
   BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
 target_include_directories(llmd_options INTERFACE ${CMAKE_SOURCE_DIR}/src)
-target_link_libraries(llmd_options INTERFACE Threads::Threads)
+# BOOST_ASSERT failures go to our handler in debug builds and vanish under NDEBUG, as before; the
+# handler (src/common/boost_assert.cc) skips one assertion that Boost has since corrected.
+target_compile_definitions(llmd_options INTERFACE BOOST_ENABLE_ASSERT_DEBUG_HANDLER)
+add_library(llmd_boost_assert STATIC ${CMAKE_SOURCE_DIR}/src/common/boost_assert.cc)
+target_link_libraries(llmd_options INTERFACE Threads::Threads llmd_boost_assert)
 
 # llmd_library(NAME SOURCES ... DEPS ...): a component library with our warnings.
 function(llmd_library name)

@@ -110,11 +110,13 @@ std::optional<FramingError> check_framing(const Request& head) {
 ParseProgress parse_buffered(RequestParser& parser, beast::flat_buffer& buf, beast::error_code& ec) {
   ec = {};
   const bool header_checked = parser.is_header_done();  // checked by an earlier call
+  bool need_more = false;
   while (buf.size() > 0) {
     const size_t used = parser.put(buf.data(), ec);
     buf.consume(used);
     if (ec == bhttp::error::need_more) {
       ec = {};
+      need_more = true;
       if (!header_checked && parser.is_header_done()) break;
       return ParseProgress::kNeedMore;
     }
@@ -127,8 +129,12 @@ ParseProgress parse_buffered(RequestParser& parser, beast::flat_buffer& buf, bea
       ec = make_error_code(*fault);
       return ParseProgress::kError;
     }
+    if (parser.is_done()) return ParseProgress::kDone;
+    // After need_more, Beast must next see a longer buffer: its chunk parser remembers how far
+    // it scanned and asserts that the buffer grew (found by http_request_fuzz under libFuzzer).
+    if (need_more) return ParseProgress::kNeedMore;
     // Checked: go on with whatever body bytes remain buffered.
-    return parser.is_done() ? ParseProgress::kDone : parse_buffered(parser, buf, ec);
+    return parse_buffered(parser, buf, ec);
   }
   return parser.is_done() ? ParseProgress::kDone : ParseProgress::kNeedMore;
 }

@@ -135,5 +135,40 @@ TEST(ParseBuffered, GoodFramingStillParsesAndLeavesThePipelinedRequest) {
   EXPECT_EQ(left, std::string_view("GET / HTTP/1.1\r\nHost: x\r\n\r\n").size());
 }
 
+// An empty chunked body a byte at a time: "0\r\n", then "\r", then "\n". Beast 1.81's debug build
+// asserts on the 4-byte step (boostorg/beast#2861); src/common/boost_assert.cc lets it through.
+TEST(ParseBuffered, AnEmptyChunkedBodyArrivingByteByByteCompletes) {
+  const std::string req = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+  beast::error_code ec;
+  size_t left = 1;
+  EXPECT_EQ(parse_in_steps(req, 1, ec, &left), ParseProgress::kDone) << ec.message();
+  EXPECT_EQ(left, 0u);
+}
+
+// Two reads split at every byte: in particular the header and the start of a chunk header in the
+// first read (Beast then answers need_more, and must next be given a longer buffer; its debug
+// build asserts that it is).
+TEST(ParseBuffered, AChunkedRequestSplitAnywhereIsParsedWhole) {
+  const std::string req =
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nA: b\r\n\r\n";
+  for (size_t split = 1; split < req.size(); ++split) {
+    RequestParser p;
+    configure_request_parser(p, 64 * 1024, 1024 * 1024);
+    beast::flat_buffer buf;
+    beast::error_code ec;
+    ParseProgress progress = ParseProgress::kNeedMore;
+    for (std::string_view part : {std::string_view(req).substr(0, split), std::string_view(req).substr(split)}) {
+      auto dst = buf.prepare(part.size());
+      std::memcpy(dst.data(), part.data(), part.size());
+      buf.commit(part.size());
+      progress = parse_buffered(p, buf, ec);
+      if (progress != ParseProgress::kNeedMore) break;
+    }
+    ASSERT_EQ(progress, ParseProgress::kDone) << split << " " << ec.message();
+    EXPECT_EQ(p.get().body(), "hi") << split;
+    EXPECT_EQ(buf.size(), 0u) << split;
+  }
+}
+
 }  // namespace
 }  // namespace llmd::http

@@ -610,6 +610,14 @@ asio::awaitable<Connection::ReadOutcome> Connection::read_request(Status& error_
     }
     const size_t room = buf_.max_size() - buf_.size();
     if (room == 0) {
+      if (parser_->is_header_done()) {
+        // Only a chunk-size line (with its extensions) that never ends can fill the buffer once
+        // the header is parsed: chunk data is handed to the body as it arrives.
+        bump(worker_.counters.bad_requests);
+        error_status = Status::bad_request;
+        error_message = "a chunk-size line exceeds " + std::to_string(buf_.max_size()) + " bytes";
+        co_return ReadOutcome::kError;
+      }
       bump(worker_.counters.headers_too_large);
       error_status = Status::request_header_fields_too_large;
       error_message = "request headers exceed " + std::to_string(options_.max_header_bytes) + " bytes";

@@ -611,7 +611,13 @@ std::optional<Value> global(const std::string& name) {
             }
             if (!replaced) items.emplace_back(Value::string(kw.first), kw.second);
           }
-          return ns ? Value::make_namespace(std::move(items)) : Value::dict(std::move(items));
+          if (!ns) return Value::dict(std::move(items));
+          // As for `{% set ns.attr = ... %}` (template.cc): no namespace inside a namespace.
+          for (const auto& kv : items) {
+            if (kv.second.is_namespace() || kv.second.holds_namespace())
+              return type_error("a namespace attribute cannot hold a namespace");
+          }
+          return Value::make_namespace(std::move(items));
         },
         name);
   }

@@ -34,6 +34,9 @@ using ast::Stmt;
 // Bounds that keep a hostile template from exhausting memory or stack.
 constexpr size_t kMaxOutputBytes = 16u * 1024 * 1024;
 constexpr int kMaxCallDepth = 64;
+// Namespaces are the only values that outlive a statement, so they are where nesting is bounded:
+// str(), tojson and destruction recurse once per level. Request JSON nests at most 64 levels.
+constexpr uint32_t kMaxNamespaceNesting = 128;
 // Statements executed per render; chat templates run a few per message.
 constexpr uint64_t kMaxSteps = 4u * 1000 * 1000;
 
@@ -95,6 +98,17 @@ class Renderer {
       const Value* ns = scope.find(t.names[0]);
       if (ns == nullptr || !ns->is_namespace()) {
         return make_error(ErrorCode::kInvalidArgument, "cannot assign attribute on non-namespace object");
+      }
+      // A namespace inside a namespace could make a cycle (`{% set ns.self = ns %}`), which
+      // shared ownership never frees and str() never finishes. Jinja allows it; chat templates
+      // have no use for it.
+      if (v.is_namespace() || v.holds_namespace()) {
+        return make_error(ErrorCode::kInvalidArgument, "a namespace attribute cannot hold a namespace");
+      }
+      if (v.nesting() > kMaxNamespaceNesting) {
+        return make_error(ErrorCode::kResourceExhausted,
+                          fmt::format("a namespace attribute cannot nest deeper than {} levels, got {}",
+                                      kMaxNamespaceNesting, v.nesting()));
       }
       auto& items = ns->namespace_items();
       for (auto& kv : items) {

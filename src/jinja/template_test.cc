@@ -78,5 +78,27 @@ TEST(TemplateTest, ErrorsAreReported) {
             std::string::npos);
 }
 
+// Found by tokenizer_jinja_fuzz: a namespace holding itself recursed in str() until the stack ran
+// out, and its shared ownership cycle was never freed.
+TEST(TemplateTest, ANamespaceCannotHoldANamespace) {
+  const std::string want = "RENDER ERROR: a namespace attribute cannot hold a namespace";
+  EXPECT_EQ(render("{% set ns = namespace(n=0) %}{% set ns.n = ns %}{{ ns.n }}"), want);
+  EXPECT_EQ(render("{% set ns = namespace(n=0) %}{% set ns.n = [1, {'a': ns}] %}{{ ns.n }}"), want);
+  EXPECT_EQ(render("{% set a = namespace() %}{% set b = namespace(x=a) %}"), want);
+  // Namespaces still hold anything else, and can sit in lists.
+  EXPECT_EQ(render("{% set ns = namespace(n=[1, {'a': 2}]) %}{% set ns.m = ns.n %}{{ ns.m }}|{{ [ns] | length }}"),
+            "[1, {'a': 2}]|1");
+}
+
+TEST(TemplateTest, NamespaceNestingIsBounded) {
+  // Each iteration wraps the previous value once more: bounded, not left to overflow the stack.
+  const std::string r = render(
+      "{% set ns = namespace(n=0) %}{% for i in range(1000) %}{% set ns.n = [ns.n] %}{% endfor %}{{ ns.n }}");
+  EXPECT_EQ(r, "RENDER ERROR: a namespace attribute cannot nest deeper than 128 levels, got 129");
+  EXPECT_EQ(render("{% set ns = namespace(n=0) %}{% for i in range(127) %}{% set ns.n = [ns.n] %}{% endfor %}"
+                   "{{ ns.n | length }}"),
+            "1");
+}
+
 }  // namespace
 }  // namespace llmd::jinja

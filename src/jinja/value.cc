@@ -1,5 +1,6 @@
 #include "jinja/value.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -263,10 +264,22 @@ Value Value::string(std::string s) {
   return v;
 }
 
+namespace {
+
+// Folds one element into its container's nesting and namespace flag.
+void account(const Value& item, uint32_t& nesting, bool& holds_namespace) {
+  nesting = std::max(nesting, item.nesting() == UINT32_MAX ? UINT32_MAX : item.nesting() + 1);
+  holds_namespace = holds_namespace || item.is_namespace() || item.holds_namespace();
+}
+
+}  // namespace
+
 Value Value::list(List items, bool tuple) {
   Value v;
   v.kind_ = Kind::kList;
   v.tuple_ = tuple;
+  v.nesting_ = 1;
+  for (const auto& x : items) account(x, v.nesting_, v.holds_namespace_);
   v.list_ = std::make_shared<const List>(std::move(items));
   return v;
 }
@@ -274,6 +287,11 @@ Value Value::list(List items, bool tuple) {
 Value Value::dict(Dict items) {
   Value v;
   v.kind_ = Kind::kDict;
+  v.nesting_ = 1;
+  for (const auto& kv : items) {
+    account(kv.first, v.nesting_, v.holds_namespace_);
+    account(kv.second, v.nesting_, v.holds_namespace_);
+  }
   v.dict_ = std::make_shared<Dict>(std::move(items));
   return v;
 }

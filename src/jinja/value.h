@@ -78,6 +78,12 @@ class Value {
     return s_ ? *s_ : kEmpty;
   }
 
+  // Containers nested inside this value, counting itself (0 for a scalar), as built; a
+  // namespace counts the attributes it was created with.
+  uint32_t nesting() const { return nesting_; }
+  // Whether a namespace is inside this list, dict or namespace.
+  bool holds_namespace() const { return holds_namespace_; }
+
   // Dict or namespace lookup by string key; nullptr when absent.
   const Value* find(std::string_view key) const;
   // Dict lookup by any key with Python equality.
@@ -95,6 +101,8 @@ class Value {
   Kind kind_ = Kind::kUndefined;
   bool b_ = false;
   bool tuple_ = false;
+  bool holds_namespace_ = false;
+  uint32_t nesting_ = 0;
   int64_t i_ = 0;
   double d_ = 0;
   std::shared_ptr<const std::string> s_;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value_stack.hpp>
 #include <fmt/format.h>
 
@@ -243,8 +244,29 @@ Conv to_int(const boost::json::value& v, int64_t& out) {
   }
 }
 
+// The value as the client sent it, for error messages: scalars only, strings cut at 40 bytes.
+std::string shown(const boost::json::value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::double_:
+      return fmt::format("{}", v.get_double());  // shortest form: 1.5, 1e+300 (Boost writes 1.5E0)
+    case boost::json::kind::int64:
+    case boost::json::kind::uint64:
+    case boost::json::kind::bool_:
+      return boost::json::serialize(v);
+    case boost::json::kind::string: {
+      const auto& s = v.get_string();
+      if (s.size() <= 40) return boost::json::serialize(v);
+      return boost::json::serialize(boost::json::value(std::string_view(s).substr(0, 40))) + "...";
+    }
+    default:
+      return {};
+  }
+}
+
 std::string type_problem(std::string_view expected, const boost::json::value& got) {
-  return fmt::format("expected {}, got {}", expected, kind_name(got));
+  const std::string value = shown(got);
+  if (value.empty()) return fmt::format("expected {}, got {}", expected, kind_name(got));
+  return fmt::format("expected {}, got {} {}", expected, kind_name(got), value);
 }
 
 }  // namespace
@@ -347,10 +369,10 @@ std::optional<int64_t> int_from(const boost::json::value& v, Fail&& fail) {
       fail(type_problem("integer", v));
       break;
     case Conv::kFractional:
-      fail("expected integer, got number with a fractional part");
+      fail(fmt::format("expected integer, got {}", shown(v)));
       break;
     case Conv::kRange:
-      fail("integer out of range");
+      fail(fmt::format("integer out of range: {}", shown(v)));
       break;
   }
   return std::nullopt;

@@ -193,7 +193,7 @@ TEST(JsonExtract, WrongTypeNamesPathThroughArrays) {
   }
   ASSERT_FALSE(ex.ok());
   EXPECT_EQ(ex.error().code, ErrorCode::kInvalidArgument);
-  EXPECT_EQ(ex.error().message, "messages[2].content: expected string, got number");
+  EXPECT_EQ(ex.error().message, "messages[2].content: expected string, got number 5");
   EXPECT_EQ(ex.error_path(), "messages[2].content");
 }
 
@@ -203,7 +203,7 @@ TEST(JsonExtract, FirstErrorWins) {
   ObjectReader body = ex.root(v);
   body.required_string("a");
   body.required_int("b");
-  EXPECT_EQ(ex.error().message, "a: expected string, got number");
+  EXPECT_EQ(ex.error().message, "a: expected string, got number 1");
 }
 
 TEST(JsonExtract, NestedObjectsAndArrays) {
@@ -215,7 +215,7 @@ TEST(JsonExtract, NestedObjectsAndArrays) {
     ASSERT_TRUE(so);
     EXPECT_EQ(so.path(), "stream_options");
     so.optional_bool("include_usage");
-    EXPECT_EQ(ex.error().message, "stream_options.include_usage: expected boolean, got string");
+    EXPECT_EQ(ex.error().message, "stream_options.include_usage: expected boolean, got string \"yes\"");
   }
   {
     Extractor ex;
@@ -225,7 +225,7 @@ TEST(JsonExtract, NestedObjectsAndArrays) {
     ASSERT_TRUE(row);
     EXPECT_EQ(row.integer(0), 3);
     EXPECT_EQ(row.integer(1), std::nullopt);
-    EXPECT_EQ(ex.error().message, "grid[1][1]: expected integer, got string");
+    EXPECT_EQ(ex.error().message, "grid[1][1]: expected integer, got string \"x\"");
   }
 }
 
@@ -250,7 +250,7 @@ TEST(JsonExtract, ContainerTypeMismatch) {
   Extractor ex;
   ObjectReader body = ex.root(v);
   EXPECT_FALSE(body.required_array("messages"));
-  EXPECT_EQ(ex.error().message, "messages: expected array, got string");
+  EXPECT_EQ(ex.error().message, "messages: expected array, got string \"hi\"");
   Extractor ex2;
   ObjectReader body2 = ex2.root(v);
   EXPECT_FALSE(body2.optional_object("opts"));
@@ -274,8 +274,9 @@ TEST(JsonExtract, IntegerEdgeCases) {
     const char* message;
   };
   for (const Case& c :
-       {Case{"frac", "frac: expected integer, got number with a fractional part"},
-        Case{"big", "big: integer out of range"}, Case{"huge", "huge: integer out of range"}}) {
+       {Case{"frac", "frac: expected integer, got 1.5"},
+        Case{"big", "big: integer out of range: 18446744073709551615"},
+             Case{"huge", "huge: integer out of range: 1e+300"}}) {
     Extractor ex;
     ObjectReader body = ex.root(v);
     EXPECT_EQ(body.optional_int(c.key), std::nullopt);
@@ -294,11 +295,22 @@ TEST(JsonExtract, BoolIsNotANumber) {
   Extractor ex;
   ObjectReader body = ex.root(v);
   EXPECT_EQ(body.optional_double("n"), std::nullopt);
-  EXPECT_EQ(ex.error().message, "n: expected number, got boolean");
+  EXPECT_EQ(ex.error().message, "n: expected number, got boolean true");
   Extractor ex2;
   ObjectReader body2 = ex2.root(v);
   EXPECT_EQ(body2.optional_bool("t"), std::nullopt);
-  EXPECT_EQ(ex2.error().message, "t: expected boolean, got number");
+  EXPECT_EQ(ex2.error().message, "t: expected boolean, got number 1");
+}
+
+TEST(JsonExtract, ErrorsQuoteTheValueSentCutAt40Bytes) {
+  const std::string long_text(50, 'x');
+  auto v = must_parse(R"({"n":")" + long_text + R"(","o":{}})");
+  Extractor ex;
+  EXPECT_EQ(ex.root(v).optional_int("n"), std::nullopt);
+  EXPECT_EQ(ex.error().message, "n: expected integer, got string \"" + std::string(40, 'x') + "\"...");
+  Extractor ex2;
+  EXPECT_EQ(ex2.root(v).optional_int("o"), std::nullopt);
+  EXPECT_EQ(ex2.error().message, "o: expected integer, got object");  // containers by kind only
 }
 
 TEST(JsonExtract, UnionFieldsThroughFindAndFailType) {
@@ -335,7 +347,7 @@ TEST(JsonExtract, CallerValidationNamesPath) {
   ArrayReader stop = body2.optional_array("stop");
   EXPECT_EQ(stop.string(0), "a");
   EXPECT_EQ(stop.string(1), std::nullopt);
-  EXPECT_EQ(ex2.error().message, "stop[1]: expected string, got number");
+  EXPECT_EQ(ex2.error().message, "stop[1]: expected string, got number 1");
   EXPECT_EQ(stop.path(), "stop");
 }
 

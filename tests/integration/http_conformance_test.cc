@@ -79,6 +79,9 @@ std::vector<Case> cases() {
        true},
       {"Rfc9112_7_1_ChunkSizeOverflow",
        post("Transfer-Encoding: chunked\r\n", "fffffffffffffffff1\r\nhello\r\n0\r\n\r\n"), 400, true},
+      // §7.1.1: a chunk-size line whose extension never ends must not grow the buffer without bound.
+      {"Rfc9112_7_1_1_EndlessChunkExtension",
+       post("Transfer-Encoding: chunked\r\n", "1;ext=" + std::string(512 * 1024, 'a')), 400, true},
       {"Rfc9112_7_1_ChunkDataLongerThanSize",
        post("Transfer-Encoding: chunked\r\n", "3\r\nhello\r\n0\r\n\r\n"), 400, true},
       // §2.2: bare LF as a line terminator; §5.1: whitespace between field name and colon.

@@ -20,7 +20,7 @@ bool read_token_array(json::ArrayReader& arr, std::vector<uint32_t>& out) {
     auto v = arr.integer(i);
     if (!v) return false;
     if (*v < 0 || static_cast<uint64_t>(*v) > kMaxTokenId) {
-      arr.fail(i, "token id out of range");
+      arr.fail(i, fmt::format("token id {} is out of range [0, {}]", *v, kMaxTokenId));
       return false;
     }
     out.push_back(static_cast<uint32_t>(*v));
@@ -160,12 +160,12 @@ Result<CompletionRequest> parse_completion_request(std::string_view body_text, A
       body.fail(api == ApiKind::kChatCompletions && body.find("max_completion_tokens")
                     ? "max_completion_tokens"
                     : "max_tokens",
-                "must be at least 1");
+                fmt::format("must be at least 1, got {}", *max_tokens));
     } else {
       req.max_tokens = static_cast<uint64_t>(*max_tokens);
     }
   }
-  if (auto n = body.optional_int("n"); n && *n != 1) body.fail("n", "only n=1 is supported");
+  if (auto n = body.optional_int("n"); n && *n != 1) body.fail("n", fmt::format("only n=1 is supported, got {}", *n));
   req.stream = body.optional_bool("stream").value_or(false);
   if (json::ObjectReader so = body.optional_object("stream_options")) {
     req.include_usage = so.optional_bool("include_usage").value_or(false);
