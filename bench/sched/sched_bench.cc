@@ -151,7 +151,7 @@ void BM_DefaultProfile_100Endpoints_8kPrompt_ThreadCpu(benchmark::State& state) 
 
 // The baseline: round-robin picker, no scorers, no producers.
 void BM_RoundRobin_100Endpoints(benchmark::State& state) {
-  run(state, "apiVersion: llm-d.ai/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n- type: round-robin\n");
+  run(state, "apiVersion: llm-d.ai/v1\nkind: EndpointPickerConfig\nplugins:\n- type: round-robin\n");
 }
 
 }  // namespace

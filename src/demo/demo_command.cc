@@ -54,7 +54,7 @@ struct DemoOptions {
 
 constexpr const char* kModel = "Qwen/Qwen3-32B";
 
-constexpr const char* kRoundRobinConfig = R"(apiVersion: llm-d.ai/v1alpha1
+constexpr const char* kRoundRobinConfig = R"(apiVersion: llm-d.ai/v1
 kind: EndpointPickerConfig
 plugins:
 - type: round-robin

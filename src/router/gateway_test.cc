@@ -168,7 +168,7 @@ TEST_F(GatewayTest, ForwardsOriginalBytesAndSetsHeaders) {
 // Header names reach the scheduler with the case the client sent; plugins look them up ignoring it.
 TEST_F(GatewayTest, SessionTokenInAnyCaseKeepsTheSession) {
   Router r(R"(
-apiVersion: llm-d.ai/v1alpha1
+apiVersion: llm-d.ai/v1
 kind: EndpointPickerConfig
 plugins:
 - type: session-affinity-scorer
@@ -264,7 +264,7 @@ TEST_F(GatewayTest, NoEndpointsIs503) {
 }
 
 TEST_F(GatewayTest, FiltersLeavingNothingIs429) {
-  Router r(R"(apiVersion: llm-d.ai/v1alpha1
+  Router r(R"(apiVersion: llm-d.ai/v1
 kind: EndpointPickerConfig
 plugins:
 - type: by-label
@@ -340,7 +340,7 @@ TEST_F(GatewayTest, UpstreamDyingMidStreamEndsTheStreamWithAnErrorEvent) {
 }
 
 TEST_F(GatewayTest, ClientDisconnectCancelsUpstreamAndReleasesInflight) {
-  Router r(R"(apiVersion: llm-d.ai/v1alpha1
+  Router r(R"(apiVersion: llm-d.ai/v1
 kind: EndpointPickerConfig
 plugins:
 - type: inflight-load-producer
@@ -432,7 +432,7 @@ TEST_F(GatewayTest, HungEndpointIsEjectedAfterConsecutiveTimeoutsAndReturnsLater
   dopts.outlier.base_ejection_time = std::chrono::seconds(2);
   dopts.outlier.max_ejection_percent = 50;
   // Round-robin: without outlier detection half the requests would keep going to the hung endpoint.
-  Router r(R"(apiVersion: llm-d.ai/v1alpha1
+  Router r(R"(apiVersion: llm-d.ai/v1
 kind: EndpointPickerConfig
 plugins:
 - type: round-robin

@@ -12,7 +12,7 @@
 
 namespace llmd::sched {
 
-const std::string_view kDefaultConfigYaml = R"(apiVersion: llm-d.ai/v1alpha1
+const std::string_view kDefaultConfigYaml = R"(apiVersion: llm-d.ai/v1
 kind: EndpointPickerConfig
 plugins:
 - type: queue-scorer
@@ -83,12 +83,13 @@ void decode(config::MapReader& m, ProfileSpec& p) {
 
 void decode(config::MapReader& m, EndpointPickerConfig& c) {
   if (m.require("apiVersion", c.api_version) && c.api_version != kApiVersion) {
-    if (c.api_version == kLegacyApiVersion) {
+    if (std::ranges::find(kDeprecatedApiVersions, c.api_version) != std::end(kDeprecatedApiVersions)) {
       log::warn("EndpointPickerConfig apiVersion is deprecated", log::kv("apiVersion", c.api_version),
                 log::kv("use", kApiVersion));
     } else {
-      m.error("apiVersion", fmt::format("unsupported \"{}\"; expected {} (or the deprecated {})",
-                                        c.api_version, kApiVersion, kLegacyApiVersion));
+      m.error("apiVersion", fmt::format("unsupported \"{}\"; expected {} (or the deprecated {} or {})",
+                                        c.api_version, kApiVersion, kDeprecatedApiVersions[0],
+                                        kDeprecatedApiVersions[1]));
     }
   }
   if (m.require("kind", c.kind) && c.kind != kKind) {

@@ -22,8 +22,10 @@
 
 namespace llmd::sched {
 
-inline constexpr std::string_view kApiVersion = "llm-d.ai/v1alpha1";
-inline constexpr std::string_view kLegacyApiVersion = "inference.networking.x-k8s.io/v1alpha1";
+// llm-d v1.0 graduated the config API to llm-d.ai/v1; the older versions load with a warning.
+inline constexpr std::string_view kApiVersion = "llm-d.ai/v1";
+inline constexpr std::string_view kDeprecatedApiVersions[] = {"llm-d.ai/v1alpha1",
+                                                              "inference.networking.x-k8s.io/v1alpha1"};
 inline constexpr std::string_view kKind = "EndpointPickerConfig";
 
 struct PluginSpec {

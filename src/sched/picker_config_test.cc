@@ -132,6 +132,18 @@ TEST(PickerConfigTest, UnbuiltPluginTypesFailWithTheirPath) {
   }
 }
 
+TEST(PickerConfigTest, V1AndTheDeprecatedApiVersionsLoad) {
+  for (const char* v : {"llm-d.ai/v1", "llm-d.ai/v1alpha1", "inference.networking.x-k8s.io/v1alpha1"}) {
+    auto plan = load(std::string("apiVersion: ") + v + "\nkind: EndpointPickerConfig\nplugins:\n- type: queue-scorer\n");
+    EXPECT_TRUE(plan.has_value()) << v << ": " << (plan ? "" : plan.error().message);
+  }
+  auto bad = load("apiVersion: llm-d.ai/v2\nkind: EndpointPickerConfig\n");
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_NE(bad.error().message.find("apiVersion: unsupported \"llm-d.ai/v2\"; expected llm-d.ai/v1"),
+            std::string::npos)
+      << bad.error().message;
+}
+
 TEST(PickerConfigTest, ErrorsNameTheirPath) {
   const std::string head = "apiVersion: llm-d.ai/v1alpha1\nkind: EndpointPickerConfig\n";
   const std::pair<std::string, std::string> cases[] = {

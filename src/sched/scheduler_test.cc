@@ -324,7 +324,7 @@ TEST(SchedulerTest, ResponseHooksReleaseInflightLoad) {
   EndpointStore store;
   testing::fill_store(store, testing::endpoints(2));
   ManualClock clock;
-  auto plan = load_scheduler_plan(R"(apiVersion: llm-d.ai/v1alpha1
+  auto plan = load_scheduler_plan(R"(apiVersion: llm-d.ai/v1
 kind: EndpointPickerConfig
 plugins:
 - type: active-request-scorer

@@ -430,7 +430,7 @@ TEST_F(RouterE2E, DeadEndpointIsEjectedByOutlierDetection) {
   write_discovery(endpoint_line(replica(0)) + endpoint_line(refused.port(), ", interval: \"0\""));
   start_router({"--outlier-consecutive-local-origin-failure", "2", "--outlier-max-ejection-percent", "50",
                 "--config-text",
-                "apiVersion: llm-d.ai/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n- type: round-robin\n"},
+                "apiVersion: llm-d.ai/v1\nkind: EndpointPickerConfig\nplugins:\n- type: round-robin\n"},
                2);
   for (int i = 0; i < 10; ++i) {
     HttpReply r = http_call(port_, "POST", "/v1/completions", completion("ej" + std::to_string(i)));
@@ -487,7 +487,7 @@ TEST_F(RouterE2E, NoReadyEndpointsIs503AndShedIs429) {
 
   write_discovery(endpoint_line(replica(0), ", labels: {tier: silver}"));
   start_router({"--config-text",
-                "apiVersion: llm-d.ai/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n"
+                "apiVersion: llm-d.ai/v1\nkind: EndpointPickerConfig\nplugins:\n"
                 "- type: by-label\n  parameters: {label: tier, validValues: [gold]}\n- type: queue-scorer\n"},
                1);
   HttpReply shed = http_call(port_, "POST", "/v1/completions", completion("x"));
