@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <optional>
 
 #include <fmt/format.h>
 
 #include "epp/request_fields.h"
+#include "epp/usage.h"
 #include "http/request_id.h"
 #include "http/sse.h"
 #include "log/log.h"
@@ -69,30 +69,6 @@ bool contains_ci(std::string_view haystack, std::string_view needle) {
   auto it = std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
                         [](char a, char b) { return ascii_lower(a) == b; });
   return it != haystack.end();
-}
-
-// The integer after `"<key>":` (JSON whitespace allowed) in `text`, if any.
-std::optional<int64_t> int_after_key(std::string_view text, std::string_view quoted_key) {
-  size_t at = text.find(quoted_key);
-  if (at == std::string_view::npos) return std::nullopt;
-  at += quoted_key.size();
-  while (at < text.size() && (text[at] == ' ' || text[at] == ':' || text[at] == '\n' || text[at] == '\t'))
-    ++at;
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(text.data() + at, text.data() + text.size(), v);
-  if (ec != std::errc() || p == text.data() + at) return std::nullopt;
-  return v;
-}
-
-// usage.prompt_tokens / usage.completion_tokens of an OpenAI response object, when present. A scan
-// after the "usage" key rather than a parse of the whole response: the response hooks need two
-// integers, and vLLM always writes them in that object (other objects carry no such keys).
-void read_usage(std::string_view json_text, sched::ResponseCompletion& c) {
-  const size_t at = json_text.rfind("\"usage\"");
-  if (at == std::string_view::npos) return;
-  const std::string_view usage = json_text.substr(at);
-  if (auto v = int_after_key(usage, "\"prompt_tokens\""); v && *v >= 0) c.prompt_tokens = *v;
-  if (auto v = int_after_key(usage, "\"completion_tokens\""); v && *v >= 0) c.completion_tokens = *v;
 }
 
 // The OpenAI list of the models the ready endpoints serve.
@@ -540,7 +516,7 @@ http::Awaitable<Result<void>> Gateway::relay_stream(Worker& w, http::Request& re
       scheduler.response_streaming(exchange->request, exchange->result,
                                    sched::ResponseChunk{first, bytes.size()});
       if (is_sse) {
-        sse.feed(bytes, [&](const http::SseEvent& ev) { read_usage(ev.data, completion); });
+        sse.feed(bytes, [&](const http::SseEvent& ev) { epp::read_usage(ev.data, completion); });
       }
     }
     first = false;
@@ -602,7 +578,7 @@ http::Awaitable<Gateway::Forwarded> Gateway::forward(Worker& w, http::Request& r
     if (outcome) {
       status = static_cast<int>(out.head.status);
       finish_head(out.head, *ctx.endpoint, ctx.request_id, exchange, scheduler_);
-      if (contains_ci(out.head.find("content-type"), "json")) read_usage(out.body, completion);
+      if (contains_ci(out.head.find("content-type"), "json")) epp::read_usage(out.body, completion);
       account();
       const bool sent = co_await res.send_relayed(out.head, out.body);
       client_gone = !sent;
