@@ -9,6 +9,7 @@
 #include "cli/version.h"
 #include "common/command.h"
 #include "demo/demo_command.h"
+#include "extproc/epp_command.h"
 #include "loadgen/bench_command.h"
 #include "log/log.h"
 #include "router/router_command.h"
@@ -30,6 +31,8 @@ const CommandSpec kCommands[] = {
      &llmd::sim::setup_sim_command},
     {"router", "Inference scheduler (EndpointPickerConfig) behind a built-in OpenAI gateway",
      &llmd::router::setup_router_command},
+    {"epp", "Inference scheduler as an Envoy ext_proc endpoint picker for Gateway API Inference Extension gateways",
+     &llmd::extproc::setup_epp_command},
     {"up", "Start a local stack (sims, routers) from a stack file; Ctrl-C stops it",
      &llmd::stack::setup_up_command},
     {"demo", "Round-robin vs llm-d's default scheduler on simulated replicas: the headline result",

@@ -1,6 +1,7 @@
 #include "extproc/processor.h"
 
 #include <algorithm>
+#include <charconv>
 
 #include <fmt/format.h>
 
@@ -357,9 +358,31 @@ Result<void> Processor::on_response_headers(const pb::ProcessingRequest& in,
     return make_error(ErrorCode::kInvalidArgument, "response_headers before the request was decided");
   }
   const auto& headers = in.response_headers().headers().headers();
+  int status = 0;
   for (const core::HeaderValue& h : headers) {
     if (h.key() == "content-type" && header_value(h).find("text/event-stream") != std::string_view::npos)
       response_sse_ = true;
+    if (h.key() == ":status") {
+      const std::string_view v = header_value(h);
+      std::from_chars(v.data(), v.data() + v.size(), status);
+    }
+  }
+  // Passive outlier detection sees the answer of the endpoint that served it: the data plane names
+  // it in envoy.lb (it may be a fallback), else it is the primary pick.
+  std::string_view served = destination_.substr(0, destination_.find(','));
+  if (in.has_metadata_context()) {
+    const auto& fm = in.metadata_context().filter_metadata();
+    if (auto lb = fm.find(std::string(kLbNamespace)); lb != fm.end()) {
+      if (auto f = lb->second.fields().find(std::string(epp::kServedHeader));
+          f != lb->second.fields().end() && f->second.has_string_value()) {
+        served = f->second.string_value();
+      }
+    }
+  }
+  if (status > 0) {
+    for (const auto& t : result_->primary()->targets) {
+      if (t.endpoint->host_port == served) ctx_.data.record_response(*t.endpoint, status);
+    }
   }
   pb::HeaderMutation* m = out.emplace_back().mutable_response_headers()->mutable_response()->mutable_header_mutation();
   set_header(*m, kWentIntoRespHeaders, "true");

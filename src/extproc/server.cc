@@ -1,18 +1,22 @@
 #include "extproc/server.h"
 
+#include <algorithm>
 #include <deque>
+#include <string_view>
+#include <thread>
 
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include "envoy/service/ext_proc/v3/external_processor.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "log/log.h"
 
 namespace llmd::extproc {
 
 namespace {
 
-constexpr const char* kServiceNames[] = {"", "readiness", "envoy.service.ext_proc.v3.ExternalProcessor"};
+// Services whose health follows readiness; "liveness" is SERVING while the process runs.
+constexpr std::string_view kReadyServices[] = {"", "readiness", "envoy.service.ext_proc.v3.ExternalProcessor"};
 
 // splitmix64: decorrelates the per-stream seeds drawn from one counter.
 uint64_t mix(uint64_t x) {
@@ -111,15 +115,37 @@ Server::~Server() {
   if (server_ || health_) shutdown(std::chrono::milliseconds(0));
 }
 
+// grpc.health.v1.Health/Check as llm-d's EPP answers it. Hand-written rather than gRPC++'s default
+// service, which needs a polled completion queue that a server of callback services lacks.
+struct Server::Health final : grpc::health::v1::Health::CallbackService {
+  explicit Health(Server& s) : server(s) {}
+  grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* ctx, const grpc::health::v1::HealthCheckRequest* req,
+                                  grpc::health::v1::HealthCheckResponse* resp) override {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    using Status = grpc::health::v1::HealthCheckResponse;
+    if (req->service() == "liveness") {
+      resp->set_status(Status::SERVING);
+    } else if (std::find(std::begin(kReadyServices), std::end(kReadyServices), req->service()) !=
+               std::end(kReadyServices)) {
+      resp->set_status(server.serving_.load(std::memory_order_acquire) ? Status::SERVING : Status::NOT_SERVING);
+    } else {
+      reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown service"));
+      return reactor;
+    }
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  Server& server;
+};
+
 Result<void> Server::start() {
-  // The health server alone gets gRPC's standard Health service (the flag is read when a builder
-  // is constructed).
-  grpc::EnableDefaultHealthCheckService(true);
+  health_service_ = std::make_unique<Health>(*this);
   {
     grpc::ServerBuilder b;
     int port = 0;
     b.AddListeningPort(fmt::format("{}:{}", options_.host, options_.health_port), grpc::InsecureServerCredentials(),
                        &port);
+    b.RegisterService(health_service_.get());
     health_ = b.BuildAndStart();
     if (!health_ || port == 0) {
       health_.reset();
@@ -128,7 +154,6 @@ Result<void> Server::start() {
     }
     health_port_ = static_cast<uint16_t>(port);
   }
-  grpc::EnableDefaultHealthCheckService(false);
   grpc::ServerBuilder b;
   int port = 0;
   b.AddListeningPort(fmt::format("{}:{}", options_.host, options_.port), grpc::InsecureServerCredentials(), &port);
@@ -144,23 +169,21 @@ Result<void> Server::start() {
                       fmt::format("cannot listen on {}:{} (--grpc-port)", options_.host, options_.port));
   }
   port_ = static_cast<uint16_t>(port);
-  grpc::HealthCheckServiceInterface* hc = health_->GetHealthCheckService();
-  hc->SetServingStatus("liveness", true);
-  for (const char* name : kServiceNames) hc->SetServingStatus(name, false);
   return {};
 }
 
 void Server::set_ready(bool ready) {
   ready_ = ready;
-  if (!health_) return;
-  for (const char* name : kServiceNames) health_->GetHealthCheckService()->SetServingStatus(name, ready_ && !draining_);
+  serving_.store(ready_ && !draining_, std::memory_order_release);
 }
 
 void Server::shutdown(std::chrono::milliseconds grace) {
   draining_ = true;
   set_ready(ready_);
-  const auto deadline = std::chrono::system_clock::now() + grace;
-  if (server_) server_->Shutdown(deadline);
+  // llm-d keeps serving ext_proc while health says NOT_SERVING, so that the gateway moves away
+  // first; then streams still open are cancelled.
+  if (server_ && grace.count() > 0) std::this_thread::sleep_for(grace);
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   if (health_) health_->Shutdown(std::chrono::system_clock::now());
   server_.reset();
   health_.reset();

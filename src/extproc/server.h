@@ -52,8 +52,8 @@ class Server {
   // Readiness: "", "readiness" and the ext_proc service report SERVING only when ready and not
   // draining; "liveness" is always SERVING.
   void set_ready(bool ready);
-  // Reports NOT_SERVING and stops taking new streams after `grace`; open streams are cancelled at
-  // the deadline. Blocks until both servers have stopped.
+  // Reports NOT_SERVING, keeps serving for `grace`, then stops; streams still open a second later
+  // are cancelled. Blocks until both servers have stopped.
   void shutdown(std::chrono::milliseconds grace);
 
   ServerStats stats() const;
@@ -65,13 +65,16 @@ class Server {
   const ProcessorContext& ctx_;
   const ServerOptions options_;
   struct Service;
+  struct Health;
   std::unique_ptr<Service> service_;
+  std::unique_ptr<Health> health_service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<grpc::Server> health_;
   uint16_t port_ = 0;
   uint16_t health_port_ = 0;
   bool ready_ = false;
   bool draining_ = false;
+  std::atomic<bool> serving_{false};
   std::atomic<uint64_t> stream_seq_{0};
   std::atomic<unsigned> next_slot_{0};
   std::atomic<uint64_t> decisions_{0};
