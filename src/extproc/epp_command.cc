@@ -130,6 +130,7 @@ cli::RunFn setup_epp_command(CLI::App& app) {
   epp::add_runtime_flags(app, o->runtime);
   // llm-d's name for the Prometheus port.
   app.add_option("--metrics-port", o->runtime.admin_port, "Same as --admin-port (llm-d's name)");
+  app.add_option("--pool-namespace", o->runtime.ns, "Same as --namespace (llm-d's name)");
   return [o] { return run(*o); };
 }
 

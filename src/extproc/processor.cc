@@ -369,7 +369,7 @@ Result<void> Processor::on_response_headers(const pb::ProcessingRequest& in,
   }
   // Passive outlier detection sees the answer of the endpoint that served it: the data plane names
   // it in envoy.lb (it may be a fallback), else it is the primary pick.
-  std::string_view served = destination_.substr(0, destination_.find(','));
+  std::string_view served = std::string_view(destination_).substr(0, destination_.find(','));
   if (in.has_metadata_context()) {
     const auto& fm = in.metadata_context().filter_metadata();
     if (auto lb = fm.find(std::string(kLbNamespace)); lb != fm.end()) {
