@@ -284,6 +284,42 @@ TEST_F(EppTest, ABrokenOrCancelledStreamLeavesTheServerUp) {
   EXPECT_EQ(ex.upstream_status, 200);
 }
 
+// Sum of llm_d_epp_inflight_requests over the endpoints, from the EPP's /metrics; -1 when absent.
+double inflight(uint16_t metrics_port) {
+  const auto page = http_call(metrics_port, "GET", "/metrics").body;
+  double sum = -1;
+  size_t at = 0;
+  while ((at = page.find("\nllm_d_epp_inflight_requests{", at)) != std::string::npos) {
+    const size_t eol = page.find('\n', at + 1);
+    const std::string line = page.substr(at + 1, eol - at - 1);
+    sum = (sum < 0 ? 0 : sum) + std::stod(line.substr(line.rfind(' ') + 1));
+    at = eol;
+  }
+  return sum;
+}
+
+TEST_F(EppTest, AStreamThatGoesAwayReleasesItsInflightCount) {
+  start({"--config-text",
+         "apiVersion: llm-d.ai/v1\nkind: EndpointPickerConfig\nplugins:\n- type: inflight-load-producer\n"
+         "- type: queue-scorer\nschedulingProfiles:\n- name: default\n  plugins:\n  - pluginRef: queue-scorer\n"});
+  const uint16_t metrics_port = static_cast<uint16_t>(epp_->port + 2);
+  grpc::ClientContext ctx;
+  auto stream = stub_->Process(&ctx);
+  ASSERT_TRUE(stream->Write(request_headers("/v1/completions")));
+  pb::ProcessingRequest b;
+  b.mutable_request_body()->set_body(completion("held"));
+  b.mutable_request_body()->set_end_of_stream(true);
+  ASSERT_TRUE(stream->Write(b));
+  pb::ProcessingResponse r;
+  ASSERT_TRUE(stream->Read(&r));
+  ASSERT_TRUE(r.has_request_headers());
+  // Decided and not yet answered: in flight on its endpoint.
+  EXPECT_TRUE(eventually([&] { return inflight(metrics_port) == 1; })) << inflight(metrics_port);
+  ctx.TryCancel();
+  stream->Finish();
+  EXPECT_TRUE(eventually([&] { return inflight(metrics_port) == 0; })) << inflight(metrics_port);
+}
+
 TEST_F(EppTest, HealthFollowsReadinessAndDrain) {
   start();
   EXPECT_EQ(health("liveness"), HealthCheckResponse::SERVING);
