@@ -28,6 +28,8 @@ struct EppOptions {
   size_t max_body_bytes = json::ParseLimits{}.max_bytes;
   std::string drain_timeout = "30s";
   bool disable_subset_filter = false;
+  bool secure_serving = true;
+  std::string cert_path;
 };
 
 // Waits in this thread for SIGINT or SIGTERM, which block_stop_signals() kept pending.
@@ -72,6 +74,13 @@ int run(const EppOptions& o) {
   sopts.max_send_msg_bytes = o.max_send_msg_bytes;
   sopts.metrics_slots = slots;
   sopts.seed = o.runtime.seed != 0 ? o.runtime.seed : static_cast<uint64_t>(clock.wall_now().count());
+  if (o.secure_serving) {
+    auto tls = o.cert_path.empty() ? self_signed_tls_material("llmd-epp") : load_tls_material(o.cert_path);
+    if (!tls) return fail(tls.error());
+    sopts.tls = std::move(*tls);
+  } else if (!o.cert_path.empty()) {
+    return fail(Error(ErrorCode::kConfig, "--cert-path needs --secure-serving"));
+  }
   Server server(ctx, sopts);
   auto& registry = rt.metrics().registry();
   for (auto [name, help, field] :
@@ -95,7 +104,7 @@ int run(const EppOptions& o) {
   }
   // Discovery applied its initial endpoints in rt.start(): the datastore is synced.
   server.set_ready(true);
-  log::info("llmd epp ready", log::kv("grpc_port", server.port()), log::kv("grpc_health_port", server.health_port()),
+  log::info("llmd epp ready", log::kv("grpc_port", server.port()), log::kv("tls", o.secure_serving), log::kv("grpc_health_port", server.health_port()),
             log::kv("metrics_port", rt.admin_port()), log::kv("endpoints", rt.initial_endpoints()));
 
   const int sig = wait_for_stop_signal();
@@ -124,6 +133,10 @@ cli::RunFn setup_epp_command(CLI::App& app) {
   app.add_option("--drain-timeout", o->drain_timeout,
                  "After SIGTERM: how long health reports NOT_SERVING while streams are still served")
       ->capture_default_str();
+  app.add_flag("--secure-serving{true}", o->secure_serving,
+               "TLS on the ext_proc port, with --cert-path or a self-signed certificate (=false: plaintext)")
+      ->capture_default_str();
+  app.add_option("--cert-path", o->cert_path, "Directory holding tls.crt and tls.key for --secure-serving");
   app.add_flag("--disable-endpoint-subset-filter", o->disable_subset_filter,
                "Ignore the data plane's envoy.lb.subset_hint");
   o->runtime.admin_port = 9090;

@@ -154,9 +154,15 @@ Result<void> Server::start() {
     }
     health_port_ = static_cast<uint16_t>(port);
   }
+  std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
+  if (options_.tls) {
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({options_.tls->key_pem, options_.tls->cert_pem});
+    creds = grpc::SslServerCredentials(ssl);
+  }
   grpc::ServerBuilder b;
   int port = 0;
-  b.AddListeningPort(fmt::format("{}:{}", options_.host, options_.port), grpc::InsecureServerCredentials(), &port);
+  b.AddListeningPort(fmt::format("{}:{}", options_.host, options_.port), creds, &port);
   b.SetMaxReceiveMessageSize(options_.max_recv_msg_bytes);
   b.SetMaxSendMessageSize(options_.max_send_msg_bytes);
   b.RegisterService(service_.get());

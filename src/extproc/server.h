@@ -7,10 +7,12 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/error.h"
 #include "extproc/processor.h"
+#include "extproc/tls.h"
 
 namespace grpc {
 class Server;
@@ -29,6 +31,9 @@ struct ServerOptions {
   // EppMetrics worker slots the stream threads may take (see EppMetrics::series).
   unsigned metrics_slots = 1;
   uint64_t seed = 0;
+  // TLS on the ext_proc port; plaintext when absent. The health port is always plaintext, as
+  // llm-d's (kubelet's gRPC probes do not speak TLS).
+  std::optional<TlsMaterial> tls;
 };
 
 struct ServerStats {

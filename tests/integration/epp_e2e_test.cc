@@ -3,7 +3,11 @@
 // ORIGINAL_DST cluster would), and passes the model server's answer back through the stream.
 // The endpoints are `llmd sim` replicas.
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
@@ -45,6 +49,10 @@ testing::Listening spawn_epp(const std::vector<std::string>& extra) {
                                       "--grpc-port",   std::to_string(port),  "--grpc-health-port",
                                       std::to_string(port + 1), "--admin-host", "127.0.0.1",
                                       "--metrics-port", std::to_string(port + 2), "--drain-timeout", "1s"};
+    if (std::find(extra.begin(), extra.end(), "--secure-serving") == extra.end() &&
+        std::find(extra.begin(), extra.end(), "--cert-path") == extra.end()) {
+      args.push_back("--secure-serving=false");
+    }
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   });
@@ -358,6 +366,68 @@ TEST(EppUnreachable, AnEndpointWhoseScrapesFailIsNotPicked) {
     ctx.TryCancel();
     stream->Finish();
   }
+}
+
+// Runs a shell command; its stdout.
+std::string run(const std::string& cmd) {
+  std::string out;
+  FILE* f = popen(cmd.c_str(), "r");
+  if (f == nullptr) return out;
+  char buf[4096];
+  size_t n = 0;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  pclose(f);
+  return out;
+}
+
+std::string read_all(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(EppTls, ServesTheCertificateFromCertPath) {
+  auto sim = spawn_sim();
+  const auto dir = std::filesystem::temp_directory_path() / ("llmd-epp-tls-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost "
+      "-addext subjectAltName=DNS:localhost -keyout " + (dir / "tls.key").string() + " -out " +
+      (dir / "tls.crt").string() + " 2>/dev/null");
+  ASSERT_TRUE(std::filesystem::exists(dir / "tls.crt"));
+  auto epp = spawn_epp({"--endpoint", "127.0.0.1:" + std::to_string(sim.port), "--cert-path", dir.string()});
+  ASSERT_TRUE(eventually([&] { return http_call(static_cast<uint16_t>(epp.port + 2), "GET", "/ready").status == 200; }));
+  auto decide = [&](std::shared_ptr<grpc::ChannelCredentials> creds) {
+    grpc::ChannelArguments args;
+    args.SetSslTargetNameOverride("localhost");
+    auto stub = pb::ExternalProcessor::NewStub(
+        grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(epp.port), creds, args));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    auto stream = stub->Process(&ctx);
+    pb::ProcessingRequest b;
+    b.mutable_request_body()->set_body(R"({"model":"sim-model","prompt":"tls"})");
+    b.mutable_request_body()->set_end_of_stream(true);
+    pb::ProcessingResponse r;
+    const bool ok = stream->Write(request_headers("/v1/completions")) && stream->Write(b) && stream->Read(&r) &&
+                    r.has_request_headers();
+    ctx.TryCancel();
+    stream->Finish();
+    return ok;
+  };
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = read_all(dir / "tls.crt");
+  EXPECT_TRUE(decide(grpc::SslCredentials(ssl)));
+  EXPECT_FALSE(decide(grpc::InsecureChannelCredentials()));  // TLS only on the ext_proc port
+  std::filesystem::remove_all(dir);
+}
+
+TEST(EppTls, MakesASelfSignedCertificateWithoutCertPath) {
+  auto sim = spawn_sim();
+  auto epp = spawn_epp({"--endpoint", "127.0.0.1:" + std::to_string(sim.port), "--secure-serving"});
+  const std::string cert =
+      run("openssl s_client -connect 127.0.0.1:" + std::to_string(epp.port) + " -alpn h2 </dev/null 2>/dev/null | "
+          "openssl x509 -noout -subject -ext subjectAltName 2>/dev/null");
+  EXPECT_NE(cert.find("CN = llmd-epp"), std::string::npos) << cert;
+  EXPECT_NE(cert.find("IP Address:127.0.0.1"), std::string::npos) << cert;
 }
 
 }  // namespace
