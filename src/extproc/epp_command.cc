@@ -28,6 +28,7 @@ struct EppOptions {
   size_t max_body_bytes = json::ParseLimits{}.max_bytes;
   std::string drain_timeout = "30s";
   bool disable_subset_filter = false;
+  bool emit_endpoint_scores = false;
   bool secure_serving = true;
   std::string cert_path;
 };
@@ -64,6 +65,7 @@ int run(const EppOptions& o) {
 
   ProcessorOptions popts;
   popts.disable_subset_filter = o.disable_subset_filter;
+  popts.emit_endpoint_scores = o.emit_endpoint_scores;
   popts.max_body_bytes = o.max_body_bytes;
   const ProcessorContext ctx{rt.scheduler(), rt.store(), rt.data(), rt.metrics(), clock, popts};
   ServerOptions sopts;
@@ -137,6 +139,8 @@ cli::RunFn setup_epp_command(CLI::App& app) {
                "TLS on the ext_proc port, with --cert-path or a self-signed certificate (=false: plaintext)")
       ->capture_default_str();
   app.add_option("--cert-path", o->cert_path, "Directory holding tls.crt and tls.key for --secure-serving");
+  app.add_flag("--emit-endpoint-scores", o->emit_endpoint_scores,
+               "Add every candidate's score to the envoy.lb metadata (x-gateway-destination-endpoint-scores)");
   app.add_flag("--disable-endpoint-subset-filter", o->disable_subset_filter,
                "Ignore the data plane's envoy.lb.subset_hint");
   o->runtime.admin_port = 9090;

@@ -20,6 +20,7 @@ constexpr std::string_view kWentIntoRespHeaders = "x-went-into-resp-headers";
 constexpr std::string_view kLbNamespace = "envoy.lb";
 constexpr std::string_view kSubsetNamespace = "envoy.lb.subset_hint";
 constexpr std::string_view kSubsetKey = "x-gateway-destination-endpoint-subset";
+constexpr std::string_view kScoresKey = "x-gateway-destination-endpoint-scores";
 
 // Envoy puts values in raw_value; older senders use value.
 std::string_view header_value(const core::HeaderValue& h) {
@@ -278,6 +279,7 @@ void Processor::decide(std::vector<pb::ProcessingResponse>& out, Answer where) {
            epp::RequestError::kServiceUnavailable);
     return;
   }
+  request_.keep_scores = ctx_.options.emit_endpoint_scores;
   Result<sched::SchedulingResult> sr =
       allowed ? ctx_.scheduler.schedule(request_, rng_, *allowed) : ctx_.scheduler.schedule(request_, rng_);
   if (!sr) {
@@ -321,6 +323,10 @@ void Processor::decide(std::vector<pb::ProcessingResponse>& out, Answer where) {
   common->set_clear_route_cache(true);
   google::protobuf::Struct lb;
   (*lb.mutable_fields())[std::string(kDestinationHeader)].set_string_value(destination_);
+  if (ctx_.options.emit_endpoint_scores) {
+    auto* scores = (*lb.mutable_fields())[std::string(kScoresKey)].mutable_struct_value()->mutable_fields();
+    for (const auto& c : result_->primary()->scored) (*scores)[c.candidate.endpoint->host_port].set_number_value(c.score);
+  }
   (*decision.mutable_dynamic_metadata()->mutable_fields())[std::string(kLbNamespace)]
       .mutable_struct_value()
       ->Swap(&lb);

@@ -39,6 +39,9 @@ inline constexpr size_t kBodyChunkBytes = 62'000;
 struct ProcessorOptions {
   // Ignore envoy.lb.subset_hint (llm-d's --disable-endpoint-subset-filter).
   bool disable_subset_filter = false;
+  // Add every candidate's total score of the primary profile to the envoy.lb metadata
+  // (llm-d's --emit-endpoint-scores).
+  bool emit_endpoint_scores = false;
   // Request bodies are buffered for parsing up to this size; larger ones get a 413.
   size_t max_body_bytes = json::ParseLimits{}.max_bytes;
 };

@@ -122,6 +122,22 @@ TEST_F(ProcessorTest, FullDuplexAnswersHeadersThenTheBodyIn62000ByteChunks) {
   EXPECT_EQ(rebuilt, text);
 }
 
+TEST_F(ProcessorTest, EmitEndpointScoresPutsEveryCandidateInTheMetadata) {
+  auto p = make();
+  auto out = feed(*p, {headers(), body(completion("s"), true)});
+  EXPECT_FALSE(out[0].dynamic_metadata().fields().at("envoy.lb").struct_value().fields().contains(
+      "x-gateway-destination-endpoint-scores"));
+  ctx_->options.emit_endpoint_scores = true;
+  p = make();
+  out = feed(*p, {headers(), body(completion("s"), true)});
+  const auto& lb = out[0].dynamic_metadata().fields().at("envoy.lb").struct_value().fields();
+  const auto& scores = lb.at("x-gateway-destination-endpoint-scores").struct_value().fields();
+  ASSERT_EQ(scores.size(), 3u);
+  double best = -1;
+  for (const auto& [hp, v] : scores) best = std::max(best, v.number_value());
+  EXPECT_EQ(scores.at(p->destination()).number_value(), best);  // the pick has the top score
+}
+
 TEST_F(ProcessorTest, BufferedAndStreamedCarryTheDecisionInTheBodyResponse) {
   const std::string text = completion("hello");
   for (pb::BodySendMode mode : {pb::BUFFERED, pb::STREAMED}) {

@@ -66,6 +66,9 @@ struct ProfileRun {
   std::string profile;
   bool ok = false;
   std::vector<ScoredEndpoint> targets;  // best first; more than one when maxNumOfEndpoints > 1
+  // Every candidate that passed the filters, with its weighted total, when the request asked
+  // (LLMRequest::keep_scores); the endpoints live as long as the result's snapshot.
+  std::vector<ScoredCandidate> scored;
   Error error;
 };
 

@@ -42,6 +42,7 @@ void LLMRequest::clear() {
   estimated_tokens = 0;
   max_tokens = -1;
   cache_salt.clear();
+  keep_scores = false;
 }
 
 }  // namespace llmd::sched

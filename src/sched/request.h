@@ -48,6 +48,8 @@ struct LLMRequest {
   int64_t estimated_tokens = 0;  // parser's prompt-token estimate; 0 when unknown
   int64_t max_tokens = -1;       // client's max_tokens / max_completion_tokens; -1 when absent
   std::string cache_salt;        // vLLM cache_salt; part of the prefix-hash seed
+  // Keep every candidate's total score in ProfileRun::scored (llm-d's --emit-endpoint-scores).
+  bool keep_scores = false;
 
   const std::string& effective_model() const { return target_model.empty() ? model : target_model; }
   std::string_view header(std::string_view name) const { return find_header(headers, name); }

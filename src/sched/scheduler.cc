@@ -227,6 +227,7 @@ ProfileRun Scheduler::run_profile(const ProfilePlan& profile, const SchedulingCo
     observer_->on_scores(profile.name, scored);
     lap = clock_.now();
   }
+  if (ctx.request.keep_scores) run.scored = scored;
   std::vector<ScoredCandidate> picked;
   {
     PluginTimer t(observer_, clock_, lap, profile.picker.step);
