@@ -54,6 +54,12 @@ std::string_view host_of(std::string_view hp) {
 }
 
 
+// One request parser per thread, reused: streams come and go, its buffers stay.
+json::Parser& thread_parser() {
+  thread_local json::Parser parser;
+  return parser;
+}
+
 }  // namespace
 
 Processor::Processor(const ProcessorContext& ctx, uint64_t seed, unsigned metrics_worker)
@@ -66,7 +72,7 @@ Processor::~Processor() {
   }
 }
 
-Result<void> Processor::handle(const pb::ProcessingRequest& in, std::vector<pb::ProcessingResponse>& out) {
+Result<void> Processor::handle(pb::ProcessingRequest& in, std::vector<pb::ProcessingResponse>& out) {
   if (phase_ == Phase::kFinished) {
     return make_error(ErrorCode::kInvalidArgument, "message after an immediate response");
   }
@@ -135,16 +141,18 @@ Result<void> Processor::on_request_headers(const pb::ProcessingRequest& in,
   return {};
 }
 
-Result<void> Processor::on_request_body(const pb::ProcessingRequest& in, std::vector<pb::ProcessingResponse>& out) {
+Result<void> Processor::on_request_body(pb::ProcessingRequest& in, std::vector<pb::ProcessingResponse>& out) {
   if (phase_ != Phase::kRequestBody) {
     return make_error(ErrorCode::kInvalidArgument, "request_body outside the request body phase");
   }
-  const pb::HttpBody& b = in.request_body();
+  pb::HttpBody& b = *in.mutable_request_body();
   body_seen_ = true;
   if (!body_oversized_) {
     if (body_.size() + b.body().size() > ctx_.options.max_body_bytes) {
       body_oversized_ = true;
       body_.clear();
+    } else if (body_.empty()) {
+      body_.swap(*b.mutable_body());  // the usual single-message body: taken, not copied
     } else {
       body_.append(b.body());
     }
@@ -246,7 +254,7 @@ void Processor::decide(std::vector<pb::ProcessingResponse>& out, Answer where) {
   if (request_.kind == vllm::ApiKind::kOther) {
     // Any other body (embeddings, responses, ...): the scorers hash it whole.
     request_.body_json = body_;
-  } else if (auto r = epp::parse_request_fields(body_, parser_, request_, fields_); !r) {
+  } else if (auto r = epp::parse_request_fields(body_, thread_parser(), request_, fields_); !r) {
     series_ = &ctx_.metrics.series(metrics_worker_, request_.model, request_.model);
     series_->total->inc();
     reject(out, r.error().code == ErrorCode::kResourceExhausted ? 413 : 400, r.error().message, {},
@@ -332,18 +340,25 @@ void Processor::decide(std::vector<pb::ProcessingResponse>& out, Answer where) {
       ->Swap(&lb);
   if (reemit) {
     // The body as received, in chunks under Envoy's 64 KiB limit; an empty body is one empty chunk.
+    // A body that fits one chunk moves into it: nothing reads body_ after the decision.
+    const size_t size = body_.size();
     size_t at = 0;
     do {
-      const size_t n = std::min(kBodyChunkBytes, body_.size() - at);
+      const size_t n = std::min(kBodyChunkBytes, size - at);
       pb::StreamedBodyResponse* sb = out.emplace_back()
                                          .mutable_request_body()
                                          ->mutable_response()
                                          ->mutable_body_mutation()
                                          ->mutable_streamed_response();
-      sb->set_body(body_.substr(at, n));
+      if (n == size) {
+        sb->set_body(std::move(body_));
+      } else {
+        sb->set_body(body_.substr(at, n));
+      }
       at += n;
-      sb->set_end_of_stream(at == body_.size());
-    } while (at < body_.size());
+      sb->set_end_of_stream(at == size);
+    } while (at < size);
+    body_.clear();
   }
   ++decisions_;
   phase_ = Phase::kAwaitResponse;

@@ -68,7 +68,13 @@ class Processor {
   // Handles one message from Envoy and appends the messages to send back, in order. An error means
   // the stream is broken (a message out of order, or one with no request set): end it with
   // INVALID_ARGUMENT and that message.
-  Result<void> handle(const pb::ProcessingRequest& in, std::vector<pb::ProcessingResponse>& out);
+  // `in` may be left without its request body: the bytes move into the processor rather than being
+  // copied (the gRPC server reads each message into the same object).
+  Result<void> handle(pb::ProcessingRequest& in, std::vector<pb::ProcessingResponse>& out);
+  Result<void> handle(const pb::ProcessingRequest& in, std::vector<pb::ProcessingResponse>& out) {
+    pb::ProcessingRequest copy = in;
+    return handle(copy, out);
+  }
 
   // An ImmediateResponse was sent: Envoy sends nothing more on this stream.
   bool finished() const { return phase_ == Phase::kFinished; }
@@ -88,7 +94,7 @@ class Processor {
   };
 
   Result<void> on_request_headers(const pb::ProcessingRequest& in, std::vector<pb::ProcessingResponse>& out);
-  Result<void> on_request_body(const pb::ProcessingRequest& in, std::vector<pb::ProcessingResponse>& out);
+  Result<void> on_request_body(pb::ProcessingRequest& in, std::vector<pb::ProcessingResponse>& out);
   Result<void> on_request_trailers(std::vector<pb::ProcessingResponse>& out);
   Result<void> on_response_headers(const pb::ProcessingRequest& in, std::vector<pb::ProcessingResponse>& out);
   Result<void> on_response_body(const pb::ProcessingRequest& in, std::vector<pb::ProcessingResponse>& out);
@@ -122,7 +128,6 @@ class Processor {
   std::optional<std::vector<std::string>> subset_;
   sched::LLMRequest request_;
   epp::RequestFields fields_;
-  json::Parser parser_;
   std::optional<sched::SchedulingResult> result_;
   std::string destination_;
   epp::RequestSeries* series_ = nullptr;
