@@ -332,6 +332,8 @@ Node Node::element(std::size_t i, const YAML::Node& value) const {
   return Node(value, index_path(path_, i), source_, mark_);
 }
 
+Node Node::over(const YAML::Node& value) const { return Node(value, path_, source_, mark_); }
+
 Result<boost::json::value> Node::to_json() const {
   Decoder d;
   boost::json::value out;

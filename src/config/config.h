@@ -111,6 +111,9 @@ class Node {
   // A node below this one, with the path extended by `.key` (or `["odd.key"]`) or `[i]`.
   Node child(std::string_view key, const YAML::Node& value) const;
   Node element(std::size_t i, const YAML::Node& value) const;
+  // Another YAML node at this node's path and source (e.g. a mapping built from some of this one's
+  // entries); positions come from `value`'s nodes, or this node's where they have none.
+  Node over(const YAML::Node& value) const;
 
   // The subtree as JSON, typed by the rules above (int beyond int64 → uint64). Errors (non-finite
   // numbers, duplicate keys, depth over 256) are kConfig and name the path.

@@ -583,6 +583,37 @@ TEST(ConfigReaders, SeqReaderAndRaw) {
   EXPECT_EQ(d.result().error().message, "items[1].b: unknown field (r.yaml:3:10)");
 }
 
+// A mapping built from some of a node's entries decodes with the original paths and positions.
+TEST(ConfigReaders, OverKeepsPathSourceAndPositions) {
+  auto node = parse("params:\n  keep: 1\n  bad: x\n  other: 3\n", "o.yaml");
+  ASSERT_TRUE(node.has_value());
+  Decoder outer;
+  Node params;
+  {
+    MapReader m(outer, *node);
+    params = m.raw("params");
+  }
+  YAML::Node subset(YAML::NodeType::Map);
+  subset["keep"] = params.yaml()["keep"];
+  subset["bad"] = params.yaml()["bad"];
+  const Node over = params.over(subset);
+  EXPECT_EQ(over.path(), "params");
+  EXPECT_EQ(over.source(), "o.yaml");
+  struct Two {
+    int keep = 0;
+    int bad = 0;
+  };
+  Decoder d;
+  Two two;
+  {
+    MapReader m(d, over);
+    m.read("keep", two.keep);
+    m.read("bad", two.bad);
+  }
+  EXPECT_EQ(two.keep, 1);
+  EXPECT_EQ(d.result().error().message, "params.bad: expected integer, got string \"x\" (o.yaml:3:8)");
+}
+
 TEST(ConfigReaders, IgnoreUnknownAndKeys) {
   auto node = parse("a: 1\nb: 2\nc: 3\n", "k.yaml");
   ASSERT_TRUE(node.has_value());

@@ -50,15 +50,32 @@ struct FileEndpoint {
 void decode(config::MapReader& m, FileEndpoint& e) {
   m.read("name", e.name);
   m.read("namespace", e.ns);
-  m.require("address", e.address);
-  const bool has_port = m.read("port", e.port);
+  if (m.require("address", e.address) && e.address.empty()) m.error("address", "must not be empty");
+  // llm-d's file-discovery files write the port as a string ("8000"); llmd's as an integer.
+  const config::Node port = m.raw("port");
+  const bool has_port = !port.is_null();
+  bool port_reported = false;
+  if (has_port && port.kind() == config::Kind::kString) {
+    std::string text;
+    m.decoder().to_string(port, text);
+    unsigned v = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || ptr != text.data() + text.size() || v > 65535) {
+      m.decoder().error(port, fmt::format("expected a port number, got string \"{}\"", text));
+      port_reported = true;
+    } else {
+      e.port = static_cast<uint16_t>(v);
+    }
+  } else if (has_port) {
+    config::detail::decode_value(m.decoder(), port, e.port);
+  }
   const bool has_ports = m.read("ports", e.ports);
   m.read("labels", e.labels);
   m.read("engine", e.engine);
   m.read("interval", e.interval);
   m.read("metricsPath", e.metrics_path);
   if (has_port == has_ports) m.error("port", "exactly one of port and ports is required");
-  if (has_port && e.port == 0) m.error("port", "must be between 1 and 65535");
+  if (has_port && e.port == 0 && !port_reported) m.error("port", "must be between 1 and 65535");
   if (has_ports && e.ports.empty()) m.error("ports", "must not be empty");
   if (has_ports && e.ports.size() > 8) m.error("ports", "at most 8 ports (ranks) per entry");
   for (uint16_t p : e.ports) {
@@ -80,16 +97,17 @@ void decode(config::MapReader& m, DiscoveryDocument& d) {
   m.read("endpoints", d.endpoints);
 }
 
-// The engine of an endpoint: `engine` when given, else the engine-type label, else vLLM. The label is
-// set to the result so plugins see what the scraper uses.
-Result<EngineType> settle_engine(std::string_view explicit_engine, sched::Labels& labels) {
+// The engine of an endpoint: `engine` when given, else the engine-type label, else `fallback`. The label
+// is set to the result so plugins see what the scraper uses.
+Result<EngineType> settle_engine(std::string_view explicit_engine, sched::Labels& labels,
+                                 EngineType fallback) {
   std::string_view from_label;
   if (auto it = labels.find(kEngineTypeLabel); it != labels.end()) {
     from_label = it->second;
   } else if (auto legacy = labels.find(kLegacyEngineTypeLabel); legacy != labels.end()) {
     from_label = legacy->second;
   }
-  EngineType engine = EngineType::kVllm;
+  EngineType engine = fallback;
   if (!from_label.empty()) {
     auto e = parse_engine_type(from_label);
     if (!e)
@@ -128,7 +146,7 @@ Result<std::vector<EndpointTarget>> parse_discovery(std::string_view text, std::
   for (size_t i = 0; i < doc->endpoints.size(); ++i) {
     FileEndpoint& fe = doc->endpoints[i];
     const std::vector<uint16_t> ports = fe.ports.empty() ? std::vector<uint16_t>{fe.port} : fe.ports;
-    auto engine = settle_engine(fe.engine, fe.labels);
+    auto engine = settle_engine(fe.engine, fe.labels, defaults.engine);
     if (!engine) {
       return make_error(ErrorCode::kConfig,
                         fmt::format("endpoints[{}]: {} ({})", i, engine.error().message, source_name));
@@ -143,7 +161,7 @@ Result<std::vector<EndpointTarget>> parse_discovery(std::string_view text, std::
       t.spec.labels = fe.labels;
       t.engine = *engine;
       t.scrape_interval = fe.interval ? Nanos(*fe.interval) : file_interval;
-      if (!fe.metrics_path.empty()) t.metrics_path = fe.metrics_path;
+      t.metrics_path = fe.metrics_path.empty() ? defaults.metrics_path : fe.metrics_path;
       out.push_back(std::move(t));
     }
   }
@@ -201,6 +219,7 @@ Result<EndpointTarget> parse_endpoint_flag(std::string_view value, const Discove
   t.spec.address = std::string(host);
   t.spec.port = static_cast<uint16_t>(port);
   t.scrape_interval = defaults.scrape_interval;
+  t.metrics_path = defaults.metrics_path;
   std::string name = default_name(host, t.spec.port);
   std::string ns = defaults.ns;
   std::string engine;
@@ -232,7 +251,7 @@ Result<EndpointTarget> parse_endpoint_flag(std::string_view value, const Discove
     }
   }
   if (name.empty() || ns.empty()) return fail("name and namespace must not be empty");
-  auto e = settle_engine(engine, t.spec.labels);
+  auto e = settle_engine(engine, t.spec.labels, defaults.engine);
   if (!e) return fail(e.error().message);
   t.engine = *e;
   t.spec.id = sched::make_endpoint_id(ns, name, 0);

@@ -46,9 +46,12 @@ struct EndpointTarget {
 struct DiscoveryDefaults {
   std::string ns = "default";
   Nanos scrape_interval = kDefaultScrapeInterval;
+  std::string metrics_path = "/metrics";  // for endpoints that do not name their own
+  EngineType engine = EngineType::kVllm;  // for endpoints that neither name one nor carry the label
 };
 
-// Parses a discovery document (format in docs/router.md). Errors are kConfig and name the path.
+// Parses a discovery document (format in docs/router.md; llm-d's file-discovery files, whose `port` is a
+// string, read as they are). Errors are kConfig and name the path.
 Result<std::vector<EndpointTarget>> parse_discovery(std::string_view text, std::string_view source_name,
                                                     const DiscoveryDefaults& defaults);
 // Reads and parses a discovery file (kIo when unreadable).

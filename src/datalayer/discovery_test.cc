@@ -65,6 +65,44 @@ TEST(ParseDiscovery, JsonAndEngineFromLegacyLabel) {
   EXPECT_EQ((*r)[0].scrape_interval, std::chrono::milliseconds(50));
 }
 
+// llm-d's file-discovery plugin reads `endpoints[]{name, namespace, address, port, labels}` with the port
+// written as a string (llm-d-router pkg/epp/framework/plugins/datalayer/discovery/file README).
+TEST(ParseDiscovery, LlmdFileDiscoveryFormat) {
+  DiscoveryDefaults defaults = kDefaults;
+  defaults.metrics_path = "/custom-metrics";
+  auto r = parse_discovery(R"(
+endpoints:
+  - name: vllm-0
+    address: "10.0.0.1"
+    port: "8000"
+    labels:
+      model: Qwen3-32B
+  - name: vllm-1
+    namespace: team-a
+    address: 10.0.0.2
+    port: "8001"
+)",
+                           "endpoints.yaml", defaults);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].spec.id, "default/vllm-0-rank-0");
+  EXPECT_EQ((*r)[0].spec.port, 8000);
+  EXPECT_EQ((*r)[0].spec.labels.at("model"), "Qwen3-32B");
+  EXPECT_EQ((*r)[0].metrics_path, "/custom-metrics");
+  EXPECT_EQ((*r)[1].spec.id, "team-a/vllm-1-rank-0");
+  EXPECT_EQ((*r)[1].spec.port, 8001);
+
+  for (const char* bad : {"\"80a0\"", "\"70000\"", "\"\"", "\"-1\""}) {
+    auto e = parse_discovery(std::string("endpoints:\n  - address: a\n    port: ") + bad + "\n", "d.yaml",
+                             kDefaults);
+    ASSERT_FALSE(e) << bad;
+    EXPECT_NE(e.error().message.find("endpoints[0].port: expected a port number, got string"),
+              std::string::npos)
+        << e.error().message;
+    EXPECT_EQ(e.error().message.find("must be between"), std::string::npos) << e.error().message;
+  }
+}
+
 TEST(ParseDiscovery, EmptyDocumentIsNoEndpoints) {
   auto r = parse_discovery("", "d.yaml", kDefaults);
   ASSERT_TRUE(r) << r.error().message;
@@ -78,6 +116,7 @@ TEST(ParseDiscovery, ErrorsNameThePath) {
   };
   const Case cases[] = {
       {"endpoints:\n  - port: 1\n", "endpoints[0].address"},
+      {"endpoints:\n  - address: \"\"\n    port: 1\n", "endpoints[0].address: must not be empty"},
       {"endpoints:\n  - address: a\n", "endpoints[0].port: exactly one of port and ports"},
       {"endpoints:\n  - address: a\n    port: 1\n    ports: [2]\n", "exactly one of port and ports"},
       {"endpoints:\n  - address: a\n    port: 70000\n", "endpoints[0].port"},

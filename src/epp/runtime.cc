@@ -22,6 +22,7 @@
 #include "log/log.h"
 #include "metrics/registry.h"
 #include "sched/builtin_plugins.h"
+#include "sched/data_plane.h"
 #include "sched/picker_config.h"
 #include "sched/scheduler.h"
 
@@ -88,18 +89,50 @@ struct Targets {
   }
 };
 
-Result<Targets> load_targets(const RuntimeOptions& o, const DiscoveryDefaults& defaults) {
-  if (o.endpoints.empty() && o.discovery_file.empty()) {
-    return Error(ErrorCode::kConfig, "give --endpoint (repeatable) or --discovery-file");
+// Where the endpoints come from: the flags, or else the EndpointPickerConfig's dataLayer discovery.
+struct DiscoverySource {
+  std::vector<std::string> endpoints;  // --endpoint values
+  std::string file;                    // empty: none
+  bool watch = true;                   // --discovery-file is always watched; the config says
+};
+
+DiscoverySource discovery_source(const RuntimeOptions& o, const sched::DataPlanePlan& plan) {
+  if (!o.endpoints.empty() || !o.discovery_file.empty() || !plan.discovery) {
+    return {o.endpoints, o.discovery_file, true};
+  }
+  log::info("endpoints from the EndpointPickerConfig's file discovery", log::kv("path", plan.discovery->path),
+            log::kv("watch", plan.discovery->watch));
+  return {{}, plan.discovery->path, plan.discovery->watch};
+}
+
+// What the config's dataLayer says about scraping, over the flags' defaults.
+Result<DiscoveryDefaults> discovery_defaults(const RuntimeOptions& o, const RuntimeTimes& t,
+                                             const sched::DataPlanePlan& plan) {
+  DiscoveryDefaults d{o.ns, t.interval};
+  // Not scraped: llm-d's "no data sources configured; metrics collection is disabled".
+  if (!plan.scrape_metrics) d.scrape_interval = Nanos(0);
+  if (plan.scrape_metrics && plan.scrape.interval) d.scrape_interval = *plan.scrape.interval;
+  d.metrics_path = plan.scrape.path;
+  auto engine = datalayer::parse_engine_type(plan.default_engine);
+  if (!engine) return engine.error();
+  d.engine = *engine;
+  return d;
+}
+
+Result<Targets> load_targets(const DiscoverySource& source, const DiscoveryDefaults& defaults) {
+  if (source.endpoints.empty() && source.file.empty()) {
+    return Error(ErrorCode::kConfig,
+                 "give --endpoint (repeatable) or --discovery-file, or name a file-discovery plugin in the "
+                 "EndpointPickerConfig's dataLayer.discovery");
   }
   Targets t;
-  for (const auto& e : o.endpoints) {
+  for (const auto& e : source.endpoints) {
     auto target = parse_endpoint_flag(e, defaults);
     if (!target) return target.error();
     t.from_flags.push_back(std::move(*target));
   }
-  if (!o.discovery_file.empty()) {
-    auto from_file = load_discovery_file(o.discovery_file, defaults);
+  if (!source.file.empty()) {
+    auto from_file = load_discovery_file(source.file, defaults);
     if (!from_file) return from_file.error();
     t.from_file = std::move(*from_file);
   }
@@ -196,7 +229,8 @@ void add_runtime_flags(CLI::App& app, RuntimeOptions& o) {
       "Model server host:port[,key=value...] (repeatable); keys name, namespace, engine, interval, "
       "metrics-path, anything else is a label");
   app.add_option("--discovery-file", o.discovery_file,
-                 "YAML or JSON endpoint list, reloaded when it changes");
+                 "YAML or JSON endpoint list, reloaded when it changes (without it or --endpoint: the "
+                 "EndpointPickerConfig's dataLayer.discovery file, if any)");
   app.add_option("--discovery-poll-interval", o.discovery_poll, "How often the discovery file is checked")
       ->capture_default_str();
   app.add_option("--namespace", o.ns, "Namespace part of endpoint ids")->capture_default_str();
@@ -260,10 +294,11 @@ Result<void> parse_duration_flags(std::initializer_list<DurationFlag> flags) {
 // Members are destroyed in reverse order: the watcher and the admin server before the loop and what
 // they read, the loop before the data layer whose scrapes ran on it.
 struct Runtime::State {
-  State(const Clock& c, const RuntimeOptions& o, const RuntimeTimes& t, Targets initial, unsigned workers)
+  State(const Clock& c, const RuntimeOptions& o, const RuntimeTimes& t, const DiscoverySource& source,
+        DiscoveryDefaults d, Targets initial, unsigned workers)
       : clock(c),
-        discovery_file(o.discovery_file),
-        defaults{o.ns, t.interval},
+        discovery_file(source.watch ? source.file : std::string()),
+        defaults(std::move(d)),
         discovery_poll(ms(t.discovery_poll)),
         targets(std::move(initial)),
         data(store, c, data_layer_options(o, t)),
@@ -271,7 +306,7 @@ struct Runtime::State {
         scrape_loop(std::chrono::duration_cast<std::chrono::microseconds>(t.scrape_tick)) {}
 
   const Clock& clock;
-  const std::string discovery_file;
+  const std::string discovery_file;  // watched for changes; empty: none, or read once at start-up
   const DiscoveryDefaults defaults;
   const std::chrono::milliseconds discovery_poll;
   const Targets targets;
@@ -282,7 +317,7 @@ struct Runtime::State {
   // Scrapes get their own loop, off the request path, that reads the answers of a tick together.
   http::TickLoop scrape_loop;
   std::unique_ptr<http::Server> admin;
-  std::shared_ptr<DiscoveryWatcher> watcher;  // null without a discovery file
+  std::shared_ptr<DiscoveryWatcher> watcher;  // null without a watched discovery file
   bool started = false;
   bool stopped = false;
 };
@@ -292,12 +327,15 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const RuntimeOptions& o, const 
   auto times = parse_times(o);
   if (!times) return times.error();
   const RuntimeTimes& t = *times;
-  auto targets = load_targets(o, DiscoveryDefaults{o.ns, t.interval});
-  if (!targets) return targets.error();
   auto plan = load_plan(o, clock);
   if (!plan) return plan.error();
+  const DiscoverySource source = discovery_source(o, plan->data_plane);
+  auto defaults = discovery_defaults(o, t, plan->data_plane);
+  if (!defaults) return defaults.error();
+  auto targets = load_targets(source, *defaults);
+  if (!targets) return targets.error();
 
-  auto s = std::make_unique<State>(clock, o, t, std::move(*targets), workers);
+  auto s = std::make_unique<State>(clock, o, t, source, std::move(*defaults), std::move(*targets), workers);
   s->metrics.bind_plan(*plan);
   s->metrics.set_poll_error_source(
       [&data = s->data] { return static_cast<double>(data.stats().scrape_errors); });

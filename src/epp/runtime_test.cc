@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -50,7 +51,9 @@ TEST(RuntimeFlags, DefaultsAndValues) {
 }
 
 TEST(RuntimeCreate, ConfigErrorsNameTheFlag) {
-  EXPECT_EQ(create_error(""), "give --endpoint (repeatable) or --discovery-file");
+  EXPECT_EQ(create_error(""),
+            "give --endpoint (repeatable) or --discovery-file, or name a file-discovery plugin in the "
+            "EndpointPickerConfig's dataLayer.discovery");
   EXPECT_EQ(create_error("--endpoint 10.0.0.1:8000 --scrape-timeout soon"),
             "--scrape-timeout: \"soon\" is not a duration such as 50ms or 2s");
   EXPECT_EQ(create_error("--endpoint 10.0.0.1:8000 --discovery-poll-interval 0"),
@@ -116,6 +119,111 @@ TEST_F(RuntimeStartTest, StartsAdminScrapesAndFollowsTheDiscoveryFile) {
   rt.stop();
   rt.stop();
   EXPECT_TRUE(rt.data().status().empty());
+}
+
+std::string published(const std::string& name) {
+  std::ifstream in(std::string(LLMD_SCHED_TESTDATA) + "/published/" + name);
+  EXPECT_TRUE(in.good()) << name;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string replace_all(std::string s, std::string_view from, std::string_view to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+    s.replace(at, from.size(), to);
+  }
+  return s;
+}
+
+// llm-d's no-Kubernetes guide as published (file-discovery named by dataLayer.discovery.endpoints), its
+// endpoints file moved here and pointed at a port that refuses connections.
+TEST_F(RuntimeStartTest, UsesTheConfigsFileDiscoveryWhenNoFlagIsGiven) {
+  const std::string endpoints = published("endpoints/llm-d-no-kubernetes-endpoints.yaml");
+  ASSERT_NE(endpoints.find("port: \"8000\""), std::string::npos);
+  write(replace_all(endpoints, "port: \"8000\"", "port: \"1\""));
+  const std::string config = published("llm-d-no-kubernetes-config.yaml");
+  ASSERT_NE(config.find("/etc/epp/endpoints.yaml"), std::string::npos);
+
+  RuntimeOptions o = parse_flags("--admin-host 127.0.0.1 --admin-port 0 --discovery-poll-interval 10ms");
+  o.config_text = replace_all(config, "/etc/epp/endpoints.yaml", path_);
+  auto created = Runtime::create(o, SystemClock::instance(), 1, "llmd-test");
+  ASSERT_TRUE(created) << created.error().message;
+  Runtime& rt = **created;
+  EXPECT_EQ(rt.initial_endpoints(), 1u);
+  ASSERT_TRUE(rt.start());
+  auto status = rt.data().status();
+  ASSERT_EQ(status.size(), 1u);
+  EXPECT_EQ(status[0].target.spec.id, "default/vllm-0-rank-0");
+  EXPECT_EQ(status[0].target.spec.address, "127.0.0.1");
+  EXPECT_EQ(status[0].target.spec.port, 1);
+  EXPECT_EQ(status[0].target.spec.labels.at("model"), "Qwen3-32B");
+  EXPECT_EQ(status[0].target.metrics_path, "/metrics");
+  EXPECT_EQ(status[0].target.scrape_interval, std::chrono::milliseconds(50));  // listed metrics source
+
+  // watchFile: true follows the file.
+  write(
+      "endpoints:\n- {name: vllm-0, address: 127.0.0.1, port: \"1\"}\n"
+      "- {name: vllm-1, namespace: b, address: 127.0.0.1, port: \"2\"}\n");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (rt.data().status().size() != 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(rt.data().status().size(), 2u);
+  rt.stop();
+}
+
+TEST(RuntimeCreate, FlagsWinOverTheConfigsFileDiscovery) {
+  const std::string config =
+      "apiVersion: llm-d.ai/v1\nkind: EndpointPickerConfig\nplugins:\n"
+      "- type: file-discovery\n  parameters: {path: /nonexistent/llmd-endpoints.yaml}\n"
+      "dataLayer:\n  discovery:\n    endpoints: {pluginRef: file-discovery}\n";
+  RuntimeOptions flags = parse_flags("--endpoint 10.0.0.1:8000");
+  flags.config_text = config;
+  auto with_flags = Runtime::create(flags, SystemClock::instance(), 1, "llmd-test");
+  ASSERT_TRUE(with_flags) << with_flags.error().message;
+  EXPECT_EQ((*with_flags)->initial_endpoints(), 1u);
+
+  RuntimeOptions none = parse_flags("");
+  none.config_text = config;
+  auto from_config = Runtime::create(none, SystemClock::instance(), 1, "llmd-test");
+  ASSERT_FALSE(from_config);
+  EXPECT_EQ(from_config.error().message, "cannot read discovery file /nonexistent/llmd-endpoints.yaml");
+}
+
+// dataLayer's scrape settings become the endpoints' defaults.
+TEST_F(RuntimeStartTest, DataLayerSetsWhatIsScraped) {
+  const std::string head =
+      "apiVersion: llm-d.ai/v1\nkind: EndpointPickerConfig\nplugins:\n- type: queue-scorer\n";
+  struct Case {
+    std::string config;
+    Nanos interval;
+    std::string metrics_path;
+    datalayer::EngineType engine;
+  };
+  const Case cases[] = {
+      // injectDefaults: false and no source: not scraped.
+      {head + "dataLayer:\n  injectDefaults: false\n", Nanos(0), "/metrics", datalayer::EngineType::kVllm},
+      {head + "- {name: src, type: metrics-data-source, parameters: {path: /stats, interval: 200ms}}\n"
+              "- {name: x, type: core-metrics-extractor, parameters: {defaultEngine: sglang}}\n"
+              "dataLayer:\n  injectDefaults: false\n  sources:\n  - pluginRef: src\n    extractors: "
+              "[{pluginRef: x}]\n",
+       std::chrono::milliseconds(200), "/stats", datalayer::EngineType::kSglang},
+      {head, std::chrono::milliseconds(50), "/metrics", datalayer::EngineType::kVllm},
+  };
+  for (const auto& c : cases) {
+    RuntimeOptions o = parse_flags("--admin-host 127.0.0.1 --admin-port 0 --endpoint 127.0.0.2:1");
+    o.config_text = c.config;
+    auto created = Runtime::create(o, SystemClock::instance(), 1, "llmd-test");
+    ASSERT_TRUE(created) << created.error().message;
+    ASSERT_TRUE((*created)->start());
+    const auto status = (*created)->data().status();
+    ASSERT_EQ(status.size(), 1u);
+    EXPECT_EQ(status[0].target.scrape_interval, c.interval) << c.config;
+    EXPECT_EQ(status[0].target.metrics_path, c.metrics_path) << c.config;
+    EXPECT_EQ(status[0].target.engine, c.engine) << c.config;
+    (*created)->stop();
+  }
 }
 
 }  // namespace

@@ -3,14 +3,18 @@
 #include "sched/plugins/active-request-scorer/active_request_scorer.h"
 #include "sched/plugins/approx-prefix-cache-producer/approx_prefix_cache_producer.h"
 #include "sched/plugins/by-label/by_label.h"
+#include "sched/plugins/core-metrics-extractor/core_metrics_extractor.h"
 #include "sched/plugins/decode-filter/decode_filter.h"
+#include "sched/plugins/file-discovery/file_discovery.h"
 #include "sched/plugins/inflight-load-producer/inflight_load_producer.h"
 #include "sched/plugins/kv-cache-utilization-scorer/kv_cache_utilization_scorer.h"
 #include "sched/plugins/label-selector-filter/label_selector_filter.h"
 #include "sched/plugins/load-aware-scorer/load_aware_scorer.h"
 #include "sched/plugins/lora-affinity-scorer/lora_affinity_scorer.h"
 #include "sched/plugins/max-score-picker/max_score_picker.h"
+#include "sched/plugins/metrics-data-source/metrics_data_source.h"
 #include "sched/plugins/no-hit-lru-scorer/no_hit_lru_scorer.h"
+#include "sched/plugins/openai-parser/openai_parser.h"
 #include "sched/plugins/prefill-filter/prefill_filter.h"
 #include "sched/plugins/prefix-cache-affinity-filter/prefix_cache_affinity_filter.h"
 #include "sched/plugins/prefix-cache-scorer/prefix_cache_scorer.h"
@@ -63,6 +67,12 @@ Result<void> register_builtin_plugins(PluginRegistry& r) {
       {kTokenProducerType, create_token_producer},
       {kApproxPrefixCacheProducerType, create_approx_prefix_cache_producer},
       {kInflightLoadProducerType, create_inflight_load_producer},
+      // Data layer (dataLayer section)
+      {kFileDiscoveryType, create_file_discovery},
+      {kMetricsDataSourceType, create_metrics_data_source},
+      {kCoreMetricsExtractorType, create_core_metrics_extractor},
+      // Request handler (requestHandler section)
+      {kOpenAiParserType, create_openai_parser},
   };
   for (const auto& it : items) {
     if (auto res = r.add(std::string(it.type), it.factory); !res) return res;

@@ -9,6 +9,8 @@
 
 #include "log/log.h"
 #include "sched/data.h"
+#include "sched/data_plane.h"
+#include "sched/handover.h"
 
 namespace llmd::sched {
 
@@ -38,9 +40,83 @@ namespace {
 constexpr std::string_view kDefaultPicker = "max-score-picker";
 constexpr std::string_view kDefaultHandler = "single-profile-handler";
 constexpr std::string_view kDefaultProfile = "default";
-// Top-level sections of llm-d's schema that this build does not implement: rejected, not ignored.
-constexpr std::string_view kUnsupportedSections[] = {"dataLayer", "flowControl", "requestHandler",
-                                                     "saturationDetector", "parser"};
+// Sections of llm-d's schema this build does not implement: errors naming their path, never ignored.
+constexpr std::string_view kFlowControlNotBuilt = "not implemented yet; see the flow-control work";
+constexpr std::string_view kCrossReplicaNotBuilt =
+    "not implemented yet (cross-replica state sync between EPP replicas)";
+constexpr std::string_view kPeerDiscoveryNotBuilt = "not implemented yet (discovery of peer EPP replicas)";
+// v1alpha1's spellings of dataLayer.crossReplica.{syncerPluginRef,syncInterval,publishTimeout}.
+constexpr std::string_view kCrossReplicaKeys[] = {"crossReplica", "crossReplicaSyncerPluginRef",
+                                                  "crossReplicaSyncInterval", "crossReplicaPublishTimeout"};
+
+// Consumes `key` when present and records `problem` at its path.
+void reject(config::MapReader& m, std::string_view key, std::string_view problem) {
+  if (!m.has(key)) return;
+  m.raw(key);
+  m.error(key, problem);
+}
+
+// dataLayer. llm-d.ai/v1 names the endpoint discovery plugin in discovery.endpoints.pluginRef and groups
+// cross-replica sync under crossReplica; v1alpha1 also has discovery.pluginRef and crossReplica* fields
+// (llm-d-router pkg/epp/config/loader conversion.go).
+void decode_data_layer(config::MapReader& dl, bool v1, DataLayerSpec& d) {
+  bool inject = true;
+  if (dl.read("injectDefaults", inject)) d.inject_defaults = inject;
+  dl.read("sources", d.sources);
+  {
+    config::MapReader disc = dl.map("discovery");
+    disc.read("endpoints", d.discovery);
+    if (disc.has("pluginRef")) {
+      if (v1) {
+        reject(disc, "pluginRef", "not in llm-d.ai/v1; use dataLayer.discovery.endpoints.pluginRef");
+      } else {
+        PluginRefSpec legacy;
+        legacy.node = disc.node();
+        if (disc.read("pluginRef", legacy.plugin_ref) && legacy.plugin_ref.empty()) {
+          disc.error("pluginRef", "must not be empty");
+        }
+        if (d.discovery) {
+          log::warn(
+              "dataLayer.discovery.pluginRef and discovery.endpoints.pluginRef are both set; "
+              "endpoints.pluginRef is used");
+        } else {
+          log::warn("dataLayer.discovery.pluginRef is deprecated",
+                    log::kv("use", "discovery.endpoints.pluginRef"));
+          d.discovery = std::move(legacy);
+        }
+      }
+    }
+    reject(disc, "peers", kPeerDiscoveryNotBuilt);
+  }
+  for (std::string_view key : kCrossReplicaKeys) reject(dl, key, kCrossReplicaNotBuilt);
+}
+
+// requestHandler, and v1alpha1's deprecated top-level parser (requestHandler.parsers wins when both are
+// set, as in llm-d's loader).
+void decode_request_handler(config::MapReader& m, bool v1, RequestHandlerSpec& r) {
+  {
+    config::MapReader rh = m.map("requestHandler");
+    rh.read("parsers", r.parsers);
+    bool propagate = false;
+    if (rh.read("propagatePriority", propagate) && propagate) {
+      rh.error("propagatePriority", "not implemented yet (llmd forwards the request body unchanged)");
+    }
+  }
+  if (!m.has("parser")) return;
+  if (v1) {
+    reject(m, "parser", "not in llm-d.ai/v1; use requestHandler.parsers");
+    return;
+  }
+  std::optional<PluginRefSpec> parser;
+  m.read("parser", parser);
+  if (!parser) return;
+  if (!r.parsers.empty()) {
+    log::warn("parser and requestHandler.parsers are both set; requestHandler.parsers is used");
+  } else {
+    log::warn("parser is deprecated", log::kv("use", "requestHandler.parsers"));
+    r.parsers.push_back(std::move(*parser));
+  }
+}
 
 // Default producer type of a CycleState key nobody produces.
 std::string_view default_producer_for(std::string_view key) {
@@ -81,15 +157,25 @@ void decode(config::MapReader& m, ProfileSpec& p) {
   m.read("plugins", p.plugins);
 }
 
+void decode(config::MapReader& m, PluginRefSpec& r) {
+  r.node = m.node();
+  if (m.require("pluginRef", r.plugin_ref) && r.plugin_ref.empty()) m.error("pluginRef", "must not be empty");
+}
+
+void decode(config::MapReader& m, DataLayerSourceSpec& s) {
+  decode(m, s.source);
+  m.read("extractors", s.extractors);
+}
+
 void decode(config::MapReader& m, EndpointPickerConfig& c) {
   if (m.require("apiVersion", c.api_version) && c.api_version != kApiVersion) {
     if (std::ranges::find(kDeprecatedApiVersions, c.api_version) != std::end(kDeprecatedApiVersions)) {
       log::warn("EndpointPickerConfig apiVersion is deprecated", log::kv("apiVersion", c.api_version),
                 log::kv("use", kApiVersion));
     } else {
-      m.error("apiVersion", fmt::format("unsupported \"{}\"; expected {} (or the deprecated {} or {})",
-                                        c.api_version, kApiVersion, kDeprecatedApiVersions[0],
-                                        kDeprecatedApiVersions[1]));
+      m.error("apiVersion",
+              fmt::format("unsupported \"{}\"; expected {} (or the deprecated {} or {})", c.api_version,
+                          kApiVersion, kDeprecatedApiVersions[0], kDeprecatedApiVersions[1]));
     }
   }
   if (m.require("kind", c.kind) && c.kind != kKind) {
@@ -120,6 +206,11 @@ void decode(config::MapReader& m, EndpointPickerConfig& c) {
     }
     c.feature_gates[std::move(name)] = on;
   }
+  if (auto fc = c.feature_gates.find("flowControl"); fc != c.feature_gates.end() && fc->second) {
+    // The gate alone turns on llm-d's flow control with its defaults; here requests are not queued.
+    log::warn("featureGates: flowControl is not implemented yet; requests are scheduled without queueing",
+              log::kv("path", gates.path()));
+  }
 
   m.read("plugins", c.plugins);
   c.profiles_node = m.raw("schedulingProfiles");
@@ -127,12 +218,14 @@ void decode(config::MapReader& m, EndpointPickerConfig& c) {
   c.profiles.resize(profiles.size());
   for (size_t i = 0; i < profiles.size(); ++i) profiles.read(i, c.profiles[i]);
 
-  for (std::string_view section : kUnsupportedSections) {
-    if (m.has(section)) {
-      m.raw(section);
-      m.error(section, "not supported by this build (llmd's data layer and gateway are configured by flags)");
-    }
+  const bool v1 = c.api_version == kApiVersion;
+  {
+    config::MapReader dl = m.map("dataLayer");
+    decode_data_layer(dl, v1, c.data_layer);
   }
+  decode_request_handler(m, v1, c.request_handler);
+  reject(m, "flowControl", kFlowControlNotBuilt);
+  reject(m, "saturationDetector", kFlowControlNotBuilt);
 
   // Cross-references, all reported with their paths.
   std::map<std::string_view, size_t> names;
@@ -144,6 +237,18 @@ void decode(config::MapReader& m, EndpointPickerConfig& c) {
       m.decoder().error(p.node.path() + ".name", p.node,
                         fmt::format("duplicate plugin name \"{}\" (also plugins[{}])", p.name, it->second));
     }
+  }
+  // dataLayer names configured plugins only (their types are checked when building).
+  auto check_ref = [&](const PluginRefSpec& r) {
+    if (!r.plugin_ref.empty() && names.count(r.plugin_ref) == 0) {
+      m.decoder().error(r.node.path() + ".pluginRef", r.node,
+                        fmt::format("unknown plugin \"{}\" (not in plugins)", r.plugin_ref));
+    }
+  };
+  if (c.data_layer.discovery) check_ref(*c.data_layer.discovery);
+  for (const auto& src : c.data_layer.sources) {
+    check_ref(src.source);
+    for (const auto& e : src.extractors) check_ref(e);
   }
   std::set<std::string_view> profile_names;
   for (const auto& prof : c.profiles) {
@@ -204,8 +309,9 @@ struct Builder {
     return nullptr;
   }
 
-  // Creates a plugin the defaulting rules add. Null (with an error recorded) on failure.
-  Plugin* add_default(std::string_view type, std::string_view why) {
+  // Creates a plugin the defaulting rules add, named by its type, from `parameters` (handed over by
+  // another plugin; absent: the defaults). Null (with an error recorded) on failure.
+  Plugin* add_default(std::string_view type, std::string_view why, const config::Node& parameters = {}) {
     if (Plugin* existing = find(type)) return existing;
     auto lookup = registry.find(type);
     if (lookup.entry == nullptr) {
@@ -213,16 +319,147 @@ struct Builder {
             fmt::format("{} needs plugin type \"{}\", which is not registered", why, type));
       return nullptr;
     }
-    PluginArgs args{TypedName{lookup.entry->type, std::string(type)}, config::Node(), &clock, &services,
-                    fmt::format("(default {})", type)};
+    const std::string where = parameters.present()
+                                  ? fmt::format("(default {}, configured by {})", type, parameters.path())
+                                  : fmt::format("(default {})", type);
+    PluginArgs args{TypedName{lookup.entry->type, std::string(type)}, parameters, &clock, &services, where};
     auto made = lookup.entry->factory(args);
     if (!made) {
       errors.push_back(made.error().message);
       return nullptr;
     }
     plan.plugins.push_back(std::move(*made));
-    paths.push_back(fmt::format("(default {})", type));
+    paths.push_back(where);
     return plan.plugins.back().get();
+  }
+
+  size_t index_of(const Plugin* p) const {
+    return static_cast<size_t>(
+        std::find_if(plan.plugins.begin(), plan.plugins.end(), [&](const auto& q) { return q.get() == p; }) -
+        plan.plugins.begin());
+  }
+
+  // "plugin \"x\" (type t) is not <what>".
+  static std::string not_a(const Plugin* p, std::string_view what) {
+    return fmt::format("plugin \"{}\" (type {}) is not {}", p->typed_name().name, p->typed_name().type, what);
+  }
+
+  // Producer parameters given on the plugins that read the producer (handover.h): they configure the
+  // producer when it is auto-created, and must agree with it when it is configured.
+  void handed_over() {
+    const size_t configured = plan.plugins.size();
+    for (size_t i = 0; i < configured; ++i) {
+      const auto* carrier = dynamic_cast<const CarriesProducerParameters*>(plan.plugins[i].get());
+      const HandedOverParameters* h = carrier == nullptr ? nullptr : carrier->handed_over_parameters();
+      if (h == nullptr) continue;
+      const std::string& where = h->parameters.path();
+      Plugin* producer = find(h->producer_name);
+      if (producer == nullptr) {
+        if (h->producer_name != h->producer_type) {
+          error(where, h->parameters,
+                fmt::format("{} parameters given, but the producer it reads, \"{}\", is not configured",
+                            h->producer_type, h->producer_name));
+        } else {
+          add_default(h->producer_type, fmt::format("plugin \"{}\"", plan.plugins[i]->typed_name().name),
+                      h->parameters);
+        }
+        continue;
+      }
+      if (producer->typed_name().type != h->producer_type) {
+        error(where, h->parameters,
+              fmt::format("{} parameters given, but this plugin reads \"{}\" (type {})", h->producer_type,
+                          producer->typed_name().name, producer->typed_name().type));
+        continue;
+      }
+      // What the given parameters would configure, against what the producer uses.
+      auto lookup = registry.find(h->producer_type);
+      auto wanted = lookup.entry->factory(PluginArgs{TypedName{lookup.entry->type, h->producer_name},
+                                                     h->parameters, &clock, &services, where});
+      if (!wanted) {
+        errors.push_back(wanted.error().message);
+        continue;
+      }
+      const auto* want = dynamic_cast<const DescribesParameters*>(wanted->get());
+      const auto* have = dynamic_cast<const DescribesParameters*>(producer);
+      if (want == nullptr || have == nullptr) continue;
+      for (const auto& kv : h->parameters.yaml()) {
+        const std::string key = kv.first.Scalar();
+        const auto a = want->parameter_value(key);
+        const auto b = have->parameter_value(key);
+        if (!a || !b || *a == *b) continue;
+        const config::Node at = h->parameters.child(key, kv.second);
+        // Where the producer came from: "plugins[0]", or "(default ..., configured by ...)".
+        const std::string& from = paths[index_of(producer)];
+        error(at.path(), at,
+              fmt::format("{} conflicts with {} \"{}\" {}, which uses {}; give the producer's parameters in "
+                          "one place",
+                          *a, producer->typed_name().type, producer->typed_name().name,
+                          from.starts_with('(') ? from : "(" + from + ")", *b));
+      }
+    }
+  }
+
+  // dataLayer and requestHandler: what the data plane is asked to do.
+  void data_plane() {
+    DataPlanePlan& dp = plan.data_plane;
+    const DataLayerSpec& dl = cfg.data_layer;
+    if (dl.discovery) {
+      const PluginRefSpec& ref = *dl.discovery;
+      if (const Plugin* p = find(ref.plugin_ref)) {  // unknown names were reported while decoding
+        if (const auto* d = dynamic_cast<const EndpointDiscovery*>(p)) {
+          dp.discovery = d->discovery_file();
+        } else {
+          error(ref.node.path() + ".pluginRef", ref.node, not_a(p, "an endpoint discovery plugin"));
+        }
+      }
+    }
+    bool metrics_source = false;
+    for (const auto& src : dl.sources) {
+      const Plugin* p = find(src.source.plugin_ref);
+      if (p == nullptr) continue;
+      const std::string path = src.source.node.path() + ".pluginRef";
+      const auto* ds = dynamic_cast<const DataSource*>(p);
+      if (ds == nullptr) {
+        error(path, src.source.node, not_a(p, "a data source"));
+        continue;
+      }
+      if (metrics_source) {
+        error(path, src.source.node, "a second metrics source: llmd scrapes each endpoint's metrics once");
+        continue;
+      }
+      metrics_source = true;
+      dp.scrape = ds->metrics_scrape();
+      for (const auto& e : src.extractors) {
+        const Plugin* x = find(e.plugin_ref);
+        if (x == nullptr) continue;
+        if (const auto* de = dynamic_cast<const DataExtractor*>(x)) {
+          dp.default_engine = de->default_engine();
+        } else {
+          error(e.node.path() + ".pluginRef", e.node, not_a(x, "a data extractor"));
+        }
+      }
+    }
+    // llm-d injects its metrics source unless told not to (loader defaults.go ensureDataLayer).
+    dp.scrape_metrics = metrics_source || dl.inject_defaults.value_or(true);
+
+    for (const auto& ref : cfg.request_handler.parsers) {
+      const std::string path = ref.node.path() + ".pluginRef";
+      const Plugin* p = find(ref.plugin_ref);
+      // A reference to a parser type that is not configured creates it (loader defaults.go ensureParsers).
+      if (p == nullptr && registry.find(ref.plugin_ref).entry != nullptr) {
+        p = add_default(ref.plugin_ref, path);
+        if (p == nullptr) continue;
+      }
+      if (p == nullptr) {
+        error(path, ref.node,
+              fmt::format("unknown plugin \"{}\" (not in plugins, and not a parser type built into llmd)",
+                          ref.plugin_ref));
+      } else if (dynamic_cast<const RequestParser*>(p) == nullptr) {
+        error(path, ref.node, not_a(p, "a parser"));
+      } else {
+        dp.parsers.push_back(p->typed_name().name);
+      }
+    }
   }
 
   void instantiate() {
@@ -353,9 +590,7 @@ struct Builder {
       }
     }
     if (auto r = plan.handler.impl->check_profiles(names); !r) {
-      const auto it = std::find_if(plan.plugins.begin(), plan.plugins.end(),
-                                   [&](const auto& p) { return p.get() == plan.handler.plugin; });
-      error(paths[static_cast<size_t>(it - plan.plugins.begin())], config::Node(), r.error().message);
+      error(paths[index_of(plan.handler.plugin)], config::Node(), r.error().message);
     }
   }
 
@@ -457,9 +692,11 @@ Result<SchedulerPlan> build_scheduler_plan(const EndpointPickerConfig& config, c
   b.instantiate();
   if (!b.errors.empty()) return failed();
   b.bind();
+  b.handed_over();
   b.profiles();
   b.handler();
   b.producers();
+  b.data_plane();
   b.hooks();
   if (!b.errors.empty()) return failed();
   b.plan.feature_gates = config.feature_gates;

@@ -6,6 +6,10 @@
 //   2. build: plugin types through the registry and each factory's strict parameter decoding
 //      (`plugins[1].parameters.blockSizeTokens: must be > 0`), profile slots, the profile handler,
 //      auto-created data producers and their order.
+// Sections: apiVersion, kind, featureGates, plugins, schedulingProfiles, dataLayer and requestHandler
+// (plus v1alpha1's deprecated top-level parser) are decoded strictly; flowControl, saturationDetector,
+// dataLayer.crossReplica (and v1alpha1's crossReplica* fields) and dataLayer.discovery.peers are errors
+// that name their path: not implemented yet.
 // Start-up only; every failure is ErrorCode::kConfig (the caller exits with code 2).
 
 #include <map>
@@ -51,6 +55,32 @@ struct ProfileSpec {
 };
 void decode(config::MapReader& m, ProfileSpec& p);
 
+// `{pluginRef: name}`, the form every section uses to name a plugin instance.
+struct PluginRefSpec {
+  std::string plugin_ref;
+  config::Node node;
+};
+void decode(config::MapReader& m, PluginRefSpec& r);
+
+struct DataLayerSourceSpec {
+  PluginRefSpec source;
+  std::vector<PluginRefSpec> extractors;
+};
+void decode(config::MapReader& m, DataLayerSourceSpec& s);
+
+// dataLayer (llm-d-router apix/config/v1 DataLayerConfig; v1alpha1 spells some fields differently).
+struct DataLayerSpec {
+  std::optional<bool> inject_defaults;
+  std::vector<DataLayerSourceSpec> sources;
+  // discovery.endpoints.pluginRef, or v1alpha1's deprecated discovery.pluginRef.
+  std::optional<PluginRefSpec> discovery;
+};
+
+// requestHandler (and v1alpha1's deprecated top-level parser).
+struct RequestHandlerSpec {
+  std::vector<PluginRefSpec> parsers;
+};
+
 struct EndpointPickerConfig {
   std::string api_version;
   std::string kind;
@@ -59,6 +89,8 @@ struct EndpointPickerConfig {
   std::vector<PluginSpec> plugins;
   std::vector<ProfileSpec> profiles;
   config::Node profiles_node;
+  DataLayerSpec data_layer;
+  RequestHandlerSpec request_handler;
 };
 void decode(config::MapReader& m, EndpointPickerConfig& c);
 
@@ -71,6 +103,11 @@ Result<EndpointPickerConfig> parse_endpoint_picker_config(std::string_view text,
                                                           std::string_view source_name = "<config>");
 
 // Instantiates plugins and applies the defaulting rules:
+// - producer parameters given on a consumer (prefix-cache-scorer's blockSizeTokens, lruCapacityPerServer,
+//   ...; see handover.h) configure the producer it reads when that one is auto-created, and are errors
+//   naming their path when they disagree with a producer configured explicitly;
+// - dataLayer and requestHandler references are resolved into SchedulerPlan::data_plane; a parser
+//   pluginRef that names a parser type rather than a configured plugin creates it (as llm-d does);
 // - schedulingProfiles omitted → one profile "default" with every filter, scorer and picker, weight 1;
 // - a profile without a picker gets max-score-picker;
 // - no profile handler and one profile → single-profile-handler; several profiles need one;

@@ -8,6 +8,7 @@
 #include "sched/builtin_plugins.h"
 #include "sched/data.h"
 #include "sched/plugins/approx-prefix-cache-producer/approx_prefix_cache_producer.h"
+#include "sched/plugins/prefix-cache-scorer/prefix_cache_scorer.h"
 
 namespace llmd::sched {
 namespace {
@@ -134,7 +135,8 @@ TEST(PickerConfigTest, UnbuiltPluginTypesFailWithTheirPath) {
 
 TEST(PickerConfigTest, V1AndTheDeprecatedApiVersionsLoad) {
   for (const char* v : {"llm-d.ai/v1", "llm-d.ai/v1alpha1", "inference.networking.x-k8s.io/v1alpha1"}) {
-    auto plan = load(std::string("apiVersion: ") + v + "\nkind: EndpointPickerConfig\nplugins:\n- type: queue-scorer\n");
+    auto plan = load(std::string("apiVersion: ") + v +
+                     "\nkind: EndpointPickerConfig\nplugins:\n- type: queue-scorer\n");
     EXPECT_TRUE(plan.has_value()) << v << ": " << (plan ? "" : plan.error().message);
   }
   auto bad = load("apiVersion: llm-d.ai/v2\nkind: EndpointPickerConfig\n");
@@ -191,7 +193,16 @@ TEST(PickerConfigTest, ErrorsNameTheirPath) {
        "schedulingProfiles[1].name: duplicate profile name \"a\""},
       {head + "featureGates: [flowControl, \"x=maybe\"]\n",
        "featureGates[1]: expected name, name=true or name=false"},
-      {head + "dataLayer:\n  injectDefaults: true\n", "dataLayer: not supported by this build"},
+      {head + "flowControl:\n  maxRequests: \"1k\"\n",
+       "flowControl: not implemented yet; see the flow-control work (test.yaml:4:3)"},
+      {head + "saturationDetector:\n  pluginRef: utilization-detector\n",
+       "saturationDetector: not implemented yet; see the flow-control work (test.yaml:4:3)"},
+      {head + "dataLayer:\n  crossReplicaSyncInterval: 1s\n",
+       "dataLayer.crossReplicaSyncInterval: not implemented yet (cross-replica state sync between EPP "
+       "replicas)"},
+      {head + "dataLayer:\n  injectDefault: true\n", "dataLayer.injectDefault: unknown field"},
+      {head + "requestHandler:\n  parser: {pluginRef: openai-parser}\n",
+       "requestHandler.parser: unknown field"},
       {head + "plugin:\n- type: queue-scorer\n", "plugin: unknown field"},
       {head + "plugins:\n- type: no-hit-lru-scorer\n  parameters: {prefixPluginName: pfx}\n",
        "plugins[0].parameters.prefixPluginName: no plugin named \"pfx\""},

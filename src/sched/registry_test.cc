@@ -7,11 +7,12 @@
 #include <gtest/gtest.h>
 
 #include "sched/builtin_plugins.h"
+#include "sched/data_plane.h"
 
 namespace llmd::sched {
 namespace {
 
-enum Iface { kFilter, kScorer, kPicker, kHandler, kProducer };
+enum Iface { kFilter, kScorer, kPicker, kHandler, kProducer, kDiscovery, kSource, kExtractor, kParser };
 
 TEST(RegistryTest, BuiltinsHaveLlmdTypeNamesAndInterfaces) {
   const std::pair<const char*, Iface> types[] = {
@@ -42,6 +43,10 @@ TEST(RegistryTest, BuiltinsHaveLlmdTypeNamesAndInterfaces) {
       {"tokenizer", kProducer},
       {"approx-prefix-cache-producer", kProducer},
       {"inflight-load-producer", kProducer},
+      {"file-discovery", kDiscovery},
+      {"metrics-data-source", kSource},
+      {"core-metrics-extractor", kExtractor},
+      {"openai-parser", kParser},
   };
   const PluginRegistry& r = builtin_registry();
   EXPECT_EQ(r.names().size(), std::size(types));
@@ -54,6 +59,7 @@ TEST(RegistryTest, BuiltinsHaveLlmdTypeNamesAndInterfaces) {
     if (t == "by-label") node = *config::parse("{label: x, validValues: [a]}");
     if (t == "utilization-filter")
       node = *config::parse("{conditions: [{metric: waiting-queue, maxValue: 1}]}");
+    if (t == "file-discovery") node = *config::parse("{path: endpoints.yaml}");
     auto p = found.entry->factory(PluginArgs{{t, type}, node});
     ASSERT_TRUE(p) << type << ": " << p.error().message;
     EXPECT_EQ((*p)->typed_name().type, t);
@@ -74,6 +80,18 @@ TEST(RegistryTest, BuiltinsHaveLlmdTypeNamesAndInterfaces) {
         break;
       case kProducer:
         EXPECT_NE(dynamic_cast<const DataProducer*>(pp), nullptr) << type;
+        break;
+      case kDiscovery:
+        EXPECT_NE(dynamic_cast<const EndpointDiscovery*>(pp), nullptr) << type;
+        break;
+      case kSource:
+        EXPECT_NE(dynamic_cast<const DataSource*>(pp), nullptr) << type;
+        break;
+      case kExtractor:
+        EXPECT_NE(dynamic_cast<const DataExtractor*>(pp), nullptr) << type;
+        break;
+      case kParser:
+        EXPECT_NE(dynamic_cast<const RequestParser*>(pp), nullptr) << type;
         break;
     }
   }

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sched/data_plane.h"
 #include "sched/plugin.h"
 
 namespace llmd::sched {
@@ -47,6 +48,7 @@ struct SchedulerPlan {
   std::vector<Bound<PreRequest>> pre_request;
   std::vector<Bound<ResponseHooks>> response_hooks;
   std::map<std::string, bool, std::less<>> feature_gates;
+  DataPlanePlan data_plane;  // what the dataLayer and requestHandler sections ask of the data plane
 
   const Plugin* find_plugin(std::string_view name) const;
 };

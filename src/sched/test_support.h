@@ -2,11 +2,18 @@
 // Helpers for scheduler unit tests: a store filled with endpoints and a SchedulingContext over it, so
 // plugin tests can call filter/score/pick directly, without the registry or the engine.
 
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "common/clock.h"
+#include "common/error.h"
 #include "common/random.h"
 #include "sched/cycle_state.h"
 #include "sched/endpoint.h"
@@ -108,6 +115,20 @@ inline EndpointMetrics queue(int64_t waiting) {
   EndpointMetrics m;
   m.waiting_queue_size = waiting;
   return m;
+}
+
+// A plugin's parameter checks: `make` builds the plugin from parameters in YAML; each case's parameters must
+// fail with kConfig and a message containing its text (the path and problem).
+using MakePlugin = std::function<Result<std::shared_ptr<Plugin>>(std::string_view yaml)>;
+inline void expect_parameter_errors(const MakePlugin& make,
+                                    std::span<const std::pair<const char*, const char*>> cases) {
+  for (const auto& [yaml, want] : cases) {
+    auto p = make(yaml);
+    ASSERT_FALSE(p) << yaml;
+    EXPECT_EQ(p.error().code, ErrorCode::kConfig) << yaml;
+    EXPECT_NE(p.error().message.find(want), std::string::npos)
+        << "want: " << want << "\ngot:  " << p.error().message;
+  }
 }
 
 }  // namespace llmd::sched::testing

@@ -2,13 +2,24 @@
 
 #include <algorithm>
 
+#include "log/log.h"
 #include "sched/plugins/approx-prefix-cache-producer/prefix_hash.h"
 
 namespace llmd::sched::plugins {
 
 void decode(config::MapReader& m, ApproxPrefixParams& p) {
-  if (m.read("blockSizeTokens", p.block_size_tokens) && p.block_size_tokens <= 0) {
-    m.error("blockSizeTokens", "must be > 0");
+  const bool has_tokens = m.read("blockSizeTokens", p.block_size_tokens);
+  if (has_tokens && p.block_size_tokens <= 0) m.error("blockSizeTokens", "must be > 0");
+  // GIE's block size in characters, which llm-d deprecated in favour of blockSizeTokens: ignored beside
+  // it, an error alone (llm-d-router approximateprefix: "BlockSize is deprecated, use BlockSizeTokens").
+  int64_t chars = 0;
+  if (m.read("blockSize", chars)) {
+    if (!has_tokens) {
+      m.error("blockSize", "deprecated block size in characters; give blockSizeTokens (in tokens) instead");
+    } else {
+      log::warn("deprecated parameter ignored", log::kv("path", m.path() + ".blockSize"),
+                log::kv("use", "blockSizeTokens"));
+    }
   }
   m.read("autoTune", p.auto_tune);
   if (m.read("maxPrefixTokensToMatch", p.max_prefix_tokens_to_match) && p.max_prefix_tokens_to_match < 0) {
@@ -28,6 +39,15 @@ ApproxPrefixCacheProducer::ApproxPrefixCacheProducer(TypedName tn, ApproxPrefixP
       params_(params),
       key_(prefix_match_key(typed_name().name)),
       index_(*args.clock) {}
+
+std::optional<std::string> ApproxPrefixCacheProducer::parameter_value(std::string_view key) const {
+  if (key == "blockSizeTokens") return std::to_string(params_.block_size_tokens);
+  if (key == "autoTune") return params_.auto_tune ? "true" : "false";
+  if (key == "maxPrefixTokensToMatch") return std::to_string(params_.max_prefix_tokens_to_match);
+  if (key == "maxPrefixBlocksToMatch") return std::to_string(params_.max_prefix_blocks_to_match);
+  if (key == "lruCapacityPerServer") return std::to_string(params_.lru_capacity_per_server);
+  return std::nullopt;
+}
 
 int64_t ApproxPrefixCacheProducer::block_size_for(const Endpoint* first) const {
   int64_t bs = params_.block_size_tokens;

@@ -6,12 +6,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "config/config.h"
 #include "sched/data.h"
+#include "sched/handover.h"
 #include "sched/metrics_source.h"
 #include "sched/plugin.h"
 #include "sched/plugins/approx-prefix-cache-producer/prefix_index.h"
@@ -37,7 +39,8 @@ void decode(config::MapReader& m, ApproxPrefixParams& p);
 class ApproxPrefixCacheProducer final : public Plugin,
                                         public DataProducer,
                                         public PreRequest,
-                                        public MetricsSource {
+                                        public MetricsSource,
+                                        public DescribesParameters {
  public:
   ApproxPrefixCacheProducer(TypedName tn, ApproxPrefixParams params, const PluginArgs& args);
 
@@ -52,6 +55,10 @@ class ApproxPrefixCacheProducer final : public Plugin,
   size_t max_blocks_for(int64_t block_size) const;
 
   const PrefixIndex& index() const { return index_; }
+
+  // DescribesParameters: blockSizeTokens, autoTune, maxPrefixTokensToMatch, maxPrefixBlocksToMatch,
+  // lruCapacityPerServer as configured (before auto-tuning).
+  std::optional<std::string> parameter_value(std::string_view key) const override;
 
   // MetricsSource: llm_d_epp_prefix_indexer_size (blocks held) and llm_d_epp_prefix_indexer_hit_ratio
   // (the share of a request's blocks cached on the endpoint it was sent to, observed at PreRequest).

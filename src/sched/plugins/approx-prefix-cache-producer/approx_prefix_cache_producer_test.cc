@@ -138,6 +138,8 @@ TEST(ApproxPrefixCacheProducerTest, Validation) {
       {"{blockSizeTokens: 0}", "blockSizeTokens: must be > 0"},
       {"{lruCapacityPerServer: -1}", "lruCapacityPerServer: must be > 0"},
       {"{hashBlockSize: 64}", "hashBlockSize: unknown field"},
+      {"{blockSize: 64}",
+       "blockSize: deprecated block size in characters; give blockSizeTokens (in tokens) instead"},
       {"{autoTune: yes}", "autoTune"},
   };
   ManualClock clock;
@@ -149,6 +151,26 @@ TEST(ApproxPrefixCacheProducerTest, Validation) {
     ASSERT_FALSE(r) << yaml;
     EXPECT_NE(r.error().message.find(want), std::string::npos) << r.error().message;
   }
+}
+
+// GIE's character block size beside blockSizeTokens is ignored, as llm-d does.
+TEST(ApproxPrefixCacheProducerTest, DeprecatedBlockSizeBesideBlockSizeTokensIsIgnored) {
+  ManualClock clock;
+  auto p = make("{blockSize: 512, blockSizeTokens: 128, autoTune: false}", clock);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->block_size_for(nullptr), 128);
+}
+
+TEST(ApproxPrefixCacheProducerTest, DescribesItsParameters) {
+  ManualClock clock;
+  auto p = make("{lruCapacityPerServer: 1000, autoTune: false, maxPrefixTokensToMatch: 4096}", clock);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->parameter_value("lruCapacityPerServer"), "1000");
+  EXPECT_EQ(p->parameter_value("autoTune"), "false");
+  EXPECT_EQ(p->parameter_value("maxPrefixTokensToMatch"), "4096");
+  EXPECT_EQ(p->parameter_value("maxPrefixBlocksToMatch"), "2048");
+  EXPECT_EQ(p->parameter_value("blockSizeTokens"), "16");
+  EXPECT_EQ(p->parameter_value("blockSize"), std::nullopt);
 }
 
 }  // namespace

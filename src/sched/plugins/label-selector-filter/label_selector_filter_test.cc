@@ -54,11 +54,7 @@ TEST(LabelSelectorFilterTest, InvalidParametersNameTheirPath) {
        "matchExpressions[0].operator: unknown value"},
       {"{matchLabel: {a: b}}", "matchLabel: unknown field"},
   };
-  for (const auto& [yaml, want] : cases) {
-    auto p = make(yaml);
-    ASSERT_FALSE(p) << yaml;
-    EXPECT_NE(p.error().message.find(want), std::string::npos) << p.error().message;
-  }
+  testing::expect_parameter_errors(make, cases);
 }
 
 }  // namespace

@@ -97,11 +97,7 @@ TEST(PrefixCacheAffinityFilterTest, Validation) {
       {"{peakPrefillThroughput: 0}", "peakPrefillThroughput: must be > 0"},
       {"{maxTTFTPenaltyMs: 1.5}", "maxTTFTPenaltyMs"},
   };
-  for (const auto& [yaml, want] : cases) {
-    auto p = make(yaml);
-    ASSERT_FALSE(p) << yaml;
-    EXPECT_NE(p.error().message.find(want), std::string::npos) << p.error().message;
-  }
+  testing::expect_parameter_errors(make, cases);
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 #include "sched/plugins/prefix-cache-scorer/prefix_cache_scorer.h"
 
 #include <algorithm>
+#include <utility>
+
+#include "log/log.h"
 
 namespace llmd::sched::plugins {
 
@@ -15,6 +18,41 @@ void decode(config::MapReader& m, PrefixCacheScorerParams& p) {
   if (m.read("prefixMatchInfoProducerName", p.prefix_match_info_producer_name) &&
       p.prefix_match_info_producer_name.empty()) {
     m.error("prefixMatchInfoProducerName", "must not be empty");
+  }
+
+  // The producer's parameters are collected undecoded: the producer's factory checks them, with their
+  // paths here (plugins[i].parameters.lruCapacityPerServer).
+  YAML::Node handed(YAML::NodeType::Map);
+  for (std::string_view key : kHandedOverProducerKeys) {
+    if (!m.has(key)) continue;
+    const config::Node n = m.raw(key);
+    if (!n.is_null()) handed[std::string(key)] = n.yaml();
+  }
+  int64_t chars = 0;
+  if (m.read(kHashBlockSizeKey, chars)) {
+    if (chars <= 0) {
+      m.error(kHashBlockSizeKey, "must be > 0");
+    } else if (std::as_const(handed)["blockSizeTokens"].IsDefined()) {
+      log::warn("deprecated parameter ignored",
+                log::kv("path", m.path() + "." + std::string(kHashBlockSizeKey)),
+                log::kv("use", "blockSizeTokens"));
+    } else {
+      handed["blockSizeTokens"] = (chars + kCharactersPerToken - 1) / kCharactersPerToken;
+    }
+  }
+  if (handed.size() > 0) p.producer_parameters = m.node().over(handed);
+}
+
+PrefixCacheScorer::PrefixCacheScorer(TypedName tn, PrefixCacheScorerParams params, const PluginArgs&)
+    : Plugin(std::move(tn)),
+      params_(std::move(params)),
+      key_(prefix_match_key(params_.prefix_match_info_producer_name)) {
+  if (params_.producer_parameters.present()) {
+    log::warn(
+        "approximate prefix producer parameters given on prefix-cache-scorer; they belong on the producer",
+        log::kv("path", params_.producer_parameters.path()), log::kv("producer", kDefaultPrefixProducer));
+    handed_over_ = HandedOverParameters{std::string(kDefaultPrefixProducer),
+                                        params_.prefix_match_info_producer_name, params_.producer_parameters};
   }
 }
 

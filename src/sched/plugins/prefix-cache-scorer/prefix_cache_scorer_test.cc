@@ -52,19 +52,44 @@ TEST(PrefixCacheScorerTest, ReadsTheNamedProducer) {
   EXPECT_EQ(scorer.category(), ScorerCategory::kAffinity);
 }
 
+Result<std::shared_ptr<Plugin>> make(std::string_view yaml) {
+  auto node = config::parse(yaml);
+  if (!node) return node.error();
+  return create_prefix_cache_scorer(PluginArgs{{"prefix-cache-scorer", "s"}, *node});
+}
+
 TEST(PrefixCacheScorerTest, Validation) {
   const std::pair<const char*, const char*> cases[] = {
       {"{matchLengthWeight: 1.5}", "matchLengthWeight: must be in [0, 1]"},
       {"{matchLengthScaleTokens: 0}", "matchLengthScaleTokens: must be > 0"},
       {"{prefixMatchInfoProducerName: \"\"}", "prefixMatchInfoProducerName: must not be empty"},
+      {"{hashBlockSize: 0}", "hashBlockSize: must be > 0"},
+      {"{hashBlockSize: -64}", "hashBlockSize: must be > 0"},
+      {"{hashBlockSize: \"64\"}", "hashBlockSize: expected integer"},
   };
-  for (const auto& [yaml, want] : cases) {
-    auto node = config::parse(yaml);
-    ASSERT_TRUE(node);
-    auto r = create_prefix_cache_scorer(PluginArgs{{"prefix-cache-scorer", "s"}, *node});
-    ASSERT_FALSE(r) << yaml;
-    EXPECT_NE(r.error().message.find(want), std::string::npos) << r.error().message;
-  }
+  testing::expect_parameter_errors(make, cases);
+}
+
+// The approximate producer's parameters, as older configs put them here, are carried for the loader.
+TEST(PrefixCacheScorerTest, CarriesTheProducersParameters) {
+  auto node = config::parse("{matchLengthWeight: 0.5, lruCapacityPerServer: 1000, hashBlockSize: 512}");
+  ASSERT_TRUE(node);
+  auto p = create_prefix_cache_scorer(PluginArgs{{"prefix-cache-scorer", "s"}, *node});
+  ASSERT_TRUE(p) << p.error().message;
+  const auto* carrier = dynamic_cast<const CarriesProducerParameters*>(p->get());
+  ASSERT_NE(carrier, nullptr);
+  const HandedOverParameters* h = carrier->handed_over_parameters();
+  ASSERT_NE(h, nullptr);
+  EXPECT_EQ(h->producer_type, "approx-prefix-cache-producer");
+  EXPECT_EQ(h->producer_name, "approx-prefix-cache-producer");
+  EXPECT_EQ(h->parameters.path(), node->path());
+  ASSERT_EQ(h->parameters.yaml().size(), 2u);
+  EXPECT_EQ(h->parameters.yaml()["lruCapacityPerServer"].Scalar(), "1000");
+  EXPECT_EQ(h->parameters.yaml()["blockSizeTokens"].Scalar(), "128");  // 512 characters / 4
+
+  auto plain = make("");
+  ASSERT_TRUE(plain) << plain.error().message;
+  EXPECT_EQ(dynamic_cast<const CarriesProducerParameters*>(plain->get())->handed_over_parameters(), nullptr);
 }
 
 }  // namespace

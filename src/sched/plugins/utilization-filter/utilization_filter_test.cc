@@ -73,11 +73,7 @@ TEST(UtilizationFilterTest, Validation) {
       {"{conditions: [{metric: waiting-queue, maxValue: -1}]}", "conditions[0].maxValue: must be >= 0"},
       {"{conditions: [{metric: waiting-queue}]}", "conditions[0].maxValue: missing required field"},
   };
-  for (const auto& [yaml, want] : cases) {
-    auto p = make(yaml);
-    ASSERT_FALSE(p) << yaml;
-    EXPECT_NE(p.error().message.find(want), std::string::npos) << p.error().message;
-  }
+  testing::expect_parameter_errors(make, cases);
 }
 
 }  // namespace
