@@ -134,7 +134,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (uint32_t id : cold_ids) {
     if (!t.id_to_token(id)) std::abort();
   }
-  if (&t == bl.get() && !opts.add_special_tokens) {
+  // Decoding gives the text back, except around "<tool>": an added token with lstrip/rstrip takes
+  // the whitespace beside it into its match, as Hugging Face's does, and decodes without it.
+  if (&t == bl.get() && !opts.add_special_tokens && text.find("<tool>") == std::string_view::npos) {
     std::string repaired;
     llmd::tokenizer::append_lossy_utf8(text, repaired);
     if (t.decode(cold_ids) != repaired) std::abort();
