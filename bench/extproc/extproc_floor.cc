@@ -30,7 +30,11 @@ struct Stream final : grpc::ServerBidiReactor<pb::ProcessingRequest, pb::Process
       hv->set_key("x-gateway-destination-endpoint");
       hv->set_raw_value("10.0.0.1:8000");
       h->set_clear_route_cache(true);
-      auto* sb = out[1].mutable_request_body()->mutable_response()->mutable_body_mutation()->mutable_streamed_response();
+      auto* sb = out[1]
+                     .mutable_request_body()
+                     ->mutable_response()
+                     ->mutable_body_mutation()
+                     ->mutable_streamed_response();
       sb->set_body(std::move(*in.mutable_request_body()->mutable_body()));
       sb->set_end_of_stream(true);
       next = 0;
@@ -57,7 +61,8 @@ struct Stream final : grpc::ServerBidiReactor<pb::ProcessingRequest, pb::Process
 };
 
 struct Service final : pb::ExternalProcessor::CallbackService {
-  grpc::ServerBidiReactor<pb::ProcessingRequest, pb::ProcessingResponse>* Process(grpc::CallbackServerContext*) override {
+  grpc::ServerBidiReactor<pb::ProcessingRequest, pb::ProcessingResponse>* Process(
+      grpc::CallbackServerContext*) override {
     return new Stream();
   }
 };

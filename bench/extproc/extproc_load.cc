@@ -46,13 +46,20 @@ Options parse(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     const char* v = argv[i + 1];
-    if (k == "--target") o.target = v;
-    else if (k == "--concurrency") o.concurrency = std::max(1, std::atoi(v));
-    else if (k == "--seconds") o.seconds = std::atof(v);
-    else if (k == "--rate") o.rate = std::atof(v);
-    else if (k == "--prompt-bytes") o.prompt_bytes = static_cast<size_t>(std::atoll(v));
-    else if (k == "--prefix-groups") o.prefix_groups = std::max(1, std::atoi(v));
-    else if (k == "--hold") o.hold = std::atoi(v);
+    if (k == "--target")
+      o.target = v;
+    else if (k == "--concurrency")
+      o.concurrency = std::max(1, std::atoi(v));
+    else if (k == "--seconds")
+      o.seconds = std::atof(v);
+    else if (k == "--rate")
+      o.rate = std::atof(v);
+    else if (k == "--prompt-bytes")
+      o.prompt_bytes = static_cast<size_t>(std::atoll(v));
+    else if (k == "--prefix-groups")
+      o.prefix_groups = std::max(1, std::atoi(v));
+    else if (k == "--hold")
+      o.hold = std::atoi(v);
     else {
       std::fprintf(stderr, "unknown flag %s\n", k.c_str());
       std::exit(2);
@@ -64,8 +71,10 @@ Options parse(int argc, char** argv) {
 pb::ProcessingRequest headers() {
   pb::ProcessingRequest r;
   auto* h = r.mutable_request_headers();
-  for (auto [k, v] : {std::pair<const char*, const char*>{":method", "POST"}, {":path", "/v1/completions"},
-                      {":authority", "gateway"}, {"content-type", "application/json"}}) {
+  for (auto [k, v] : {std::pair<const char*, const char*>{":method", "POST"},
+                      {":path", "/v1/completions"},
+                      {":authority", "gateway"},
+                      {"content-type", "application/json"}}) {
     auto* hv = h->mutable_headers()->add_headers();
     hv->set_key(k);
     hv->set_raw_value(v);
@@ -91,7 +100,8 @@ std::string body(size_t bytes, uint64_t n, int groups) {
 int run_hold(pb::ExternalProcessor::Stub& stub, const Options& o) {
   grpc::CompletionQueue cq;
   std::vector<std::unique_ptr<grpc::ClientContext>> ctxs;
-  std::vector<std::unique_ptr<grpc::ClientAsyncReaderWriter<pb::ProcessingRequest, pb::ProcessingResponse>>> streams;
+  std::vector<std::unique_ptr<grpc::ClientAsyncReaderWriter<pb::ProcessingRequest, pb::ProcessingResponse>>>
+      streams;
   const pb::ProcessingRequest h = headers();
   int held = 0;
   for (int i = 0; i < o.hold; ++i) {
@@ -124,24 +134,28 @@ int main(int argc, char** argv) {
   // One connection per thread: a single HTTP/2 connection would serialize on one EPP thread.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   if (o.hold > 0) {
-    auto stub = pb::ExternalProcessor::NewStub(grpc::CreateCustomChannel(o.target, grpc::InsecureChannelCredentials(), args));
+    auto stub = pb::ExternalProcessor::NewStub(
+        grpc::CreateCustomChannel(o.target, grpc::InsecureChannelCredentials(), args));
     return run_hold(*stub, o);
   }
   std::atomic<uint64_t> seq{0};
   std::atomic<uint64_t> errors{0};
   std::vector<std::vector<double>> lat(o.concurrency);
   const auto start = Clock::now();
-  const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+  const auto end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
   std::vector<std::thread> threads;
   for (int t = 0; t < o.concurrency; ++t) {
     threads.emplace_back([&, t] {
       grpc::ChannelArguments a = args;
       a.SetInt("llmd.channel", t);  // distinct arguments: a channel (connection) of its own
-      auto stub = pb::ExternalProcessor::NewStub(grpc::CreateCustomChannel(o.target, grpc::InsecureChannelCredentials(), a));
+      auto stub = pb::ExternalProcessor::NewStub(
+          grpc::CreateCustomChannel(o.target, grpc::InsecureChannelCredentials(), a));
       const pb::ProcessingRequest h = headers();
       const auto interval = o.rate > 0 ? std::chrono::duration<double>(o.concurrency / o.rate)
                                        : std::chrono::duration<double>(0);
-      auto next = start + std::chrono::duration_cast<Clock::duration>(interval * (static_cast<double>(t) / o.concurrency));
+      auto next = start + std::chrono::duration_cast<Clock::duration>(
+                              interval * (static_cast<double>(t) / o.concurrency));
       while (Clock::now() < end) {
         if (o.rate > 0) {
           std::this_thread::sleep_until(next);
@@ -182,11 +196,14 @@ int main(int argc, char** argv) {
   std::vector<double> all;
   for (auto& l : lat) all.insert(all.end(), l.begin(), l.end());
   std::sort(all.begin(), all.end());
-  auto q = [&all](double p) { return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))]; };
+  auto q = [&all](double p) {
+    return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))];
+  };
   std::printf(
-      "{\"decisions\":%zu,\"errors\":%llu,\"seconds\":%.3f,\"decisions_per_s\":%.1f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
+      "{\"decisions\":%zu,\"errors\":%llu,\"seconds\":%.3f,\"decisions_per_s\":%.1f,\"p50_us\":%.1f,\"p99_"
+      "us\":%.1f,"
       "\"concurrency\":%d,\"rate\":%.1f,\"prompt_bytes\":%zu}\n",
-      all.size(), static_cast<unsigned long long>(errors.load()), elapsed, all.size() / elapsed, q(0.5), q(0.99),
-      o.concurrency, o.rate, o.prompt_bytes);
+      all.size(), static_cast<unsigned long long>(errors.load()), elapsed, all.size() / elapsed, q(0.5),
+      q(0.99), o.concurrency, o.rate, o.prompt_bytes);
   return 0;
 }

@@ -38,7 +38,8 @@ struct World {
     if (!plan) std::abort();
     metrics = std::make_unique<epp::EppMetrics>(SystemClock::instance(), "pool", store, 1);
     metrics->bind_plan(*plan);
-    scheduler = std::make_unique<sched::Scheduler>(std::move(*plan), store, SystemClock::instance(), metrics.get());
+    scheduler =
+        std::make_unique<sched::Scheduler>(std::move(*plan), store, SystemClock::instance(), metrics.get());
     extproc::ProcessorOptions o;
     o.max_body_bytes = 64 * 1024;
     ctx = std::make_unique<extproc::ProcessorContext>(
@@ -81,7 +82,8 @@ pb::ProcessingRequest build(uint8_t op, Input& in) {
     case 0: {
       auto* h = r.mutable_request_headers();
       h->set_end_of_stream(eos);
-      static const char* const kPaths[] = {"/v1/completions", "/v1/chat/completions", "/v1/embeddings", "/x?y"};
+      static const char* const kPaths[] = {"/v1/completions", "/v1/chat/completions", "/v1/embeddings",
+                                           "/x?y"};
       add_header(h, ":path", kPaths[in.byte() % 4]);
       if (op & 0x10) add_header(h, "x-request-id", in.bytes(in.byte() % 64));
       const uint8_t mode = in.byte();
@@ -145,7 +147,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   bool full_duplex = true;
   while (in.n > 0) {
     const pb::ProcessingRequest msg = build(in.byte(), in);
-    if (msg.has_protocol_config()) full_duplex = msg.protocol_config().request_body_mode() == pb::FULL_DUPLEX_STREAMED;
+    if (msg.has_protocol_config())
+      full_duplex = msg.protocol_config().request_body_mode() == pb::FULL_DUPLEX_STREAMED;
     if (msg.has_request_body()) full_body += msg.request_body().body();
     std::vector<pb::ProcessingResponse> out;
     auto r = proc.handle(msg, out);

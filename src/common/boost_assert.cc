@@ -28,7 +28,8 @@ bool known_false_alarm(const char* expr, const char* function, const char* file)
 
 namespace boost {
 
-void assertion_failed_msg(const char* expr, const char* msg, const char* function, const char* file, long line) {
+void assertion_failed_msg(const char* expr, const char* msg, const char* function, const char* file,
+                          long line) {
   if (known_false_alarm(expr, function, file)) return;
   std::fprintf(stderr, "%s:%ld: %s: Assertion `%s' failed%s%s\n", file, line, function, expr, msg ? ": " : "",
                msg ? msg : "");

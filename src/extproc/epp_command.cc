@@ -52,9 +52,11 @@ int run(const EppOptions& o) {
     return 2;
   };
   Nanos drain{0};
-  if (auto r = epp::parse_duration_flags({{"--drain-timeout", &o.drain_timeout, &drain}}); !r) return fail(r.error());
+  if (auto r = epp::parse_duration_flags({{"--drain-timeout", &o.drain_timeout, &drain}}); !r)
+    return fail(r.error());
   if (o.max_recv_msg_bytes <= 0 || o.max_send_msg_bytes <= 0) {
-    return fail(Error(ErrorCode::kConfig, "--grpc-max-recv-msg-size and --grpc-max-send-msg-size must be > 0"));
+    return fail(
+        Error(ErrorCode::kConfig, "--grpc-max-recv-msg-size and --grpc-max-send-msg-size must be > 0"));
   }
   // gRPC runs streams on its own threads; each of the first `slots` keeps its own metric series
   // cache, later ones share a locked one.
@@ -86,14 +88,15 @@ int run(const EppOptions& o) {
   Server server(ctx, sopts);
   auto& registry = rt.metrics().registry();
   for (auto [name, help, field] :
-       {std::tuple{"llmd_epp_extproc_streams_total", "ext_proc Process streams opened.", &ServerStats::streams},
-        std::tuple{"llmd_epp_extproc_decisions_total", "Requests scheduled over ext_proc.", &ServerStats::decisions},
+       {std::tuple{"llmd_epp_extproc_streams_total", "ext_proc Process streams opened.",
+                   &ServerStats::streams},
+        std::tuple{"llmd_epp_extproc_decisions_total", "Requests scheduled over ext_proc.",
+                   &ServerStats::decisions},
         std::tuple{"llmd_epp_extproc_protocol_errors_total",
                    "ext_proc streams ended with INVALID_ARGUMENT (a message out of order or empty).",
                    &ServerStats::protocol_errors}}) {
-    if (auto r = registry.counter_callback(name, help, [&server, field] {
-          return static_cast<double>(server.stats().*field);
-        });
+    if (auto r = registry.counter_callback(
+            name, help, [&server, field] { return static_cast<double>(server.stats().*field); });
         !r) {
       return fail(r.error());
     }
@@ -106,12 +109,14 @@ int run(const EppOptions& o) {
   }
   // Discovery applied its initial endpoints in rt.start(): the datastore is synced.
   server.set_ready(true);
-  log::info("llmd epp ready", log::kv("grpc_port", server.port()), log::kv("tls", o.secure_serving), log::kv("grpc_health_port", server.health_port()),
-            log::kv("metrics_port", rt.admin_port()), log::kv("endpoints", rt.initial_endpoints()));
+  log::info("llmd epp ready", log::kv("grpc_port", server.port()), log::kv("tls", o.secure_serving),
+            log::kv("grpc_health_port", server.health_port()), log::kv("metrics_port", rt.admin_port()),
+            log::kv("endpoints", rt.initial_endpoints()));
 
   const int sig = wait_for_stop_signal();
-  log::info("llmd epp draining", log::kv("signal", sig),
-            log::kv("drain_timeout_ms", std::chrono::duration_cast<std::chrono::milliseconds>(drain).count()));
+  log::info(
+      "llmd epp draining", log::kv("signal", sig),
+      log::kv("drain_timeout_ms", std::chrono::duration_cast<std::chrono::milliseconds>(drain).count()));
   server.shutdown(std::chrono::duration_cast<std::chrono::milliseconds>(drain));
   rt.stop();
   log::info("llmd epp stopped");
@@ -122,15 +127,18 @@ int run(const EppOptions& o) {
 
 cli::RunFn setup_epp_command(CLI::App& app) {
   auto o = std::make_shared<EppOptions>();
-  app.add_option("--grpc-host", o->host, "Address the ext_proc and health servers listen on")->capture_default_str();
+  app.add_option("--grpc-host", o->host, "Address the ext_proc and health servers listen on")
+      ->capture_default_str();
   app.add_option("--grpc-port", o->grpc_port, "envoy.service.ext_proc.v3.ExternalProcessor port")
       ->capture_default_str();
-  app.add_option("--grpc-health-port", o->grpc_health_port, "grpc.health.v1.Health port")->capture_default_str();
+  app.add_option("--grpc-health-port", o->grpc_health_port, "grpc.health.v1.Health port")
+      ->capture_default_str();
   app.add_option("--grpc-max-recv-msg-size", o->max_recv_msg_bytes, "Largest gRPC message accepted, in bytes")
       ->capture_default_str();
   app.add_option("--grpc-max-send-msg-size", o->max_send_msg_bytes, "Largest gRPC message sent, in bytes")
       ->capture_default_str();
-  app.add_option("--max-body-bytes", o->max_body_bytes, "Largest request body buffered for scheduling (413 above)")
+  app.add_option("--max-body-bytes", o->max_body_bytes,
+                 "Largest request body buffered for scheduling (413 above)")
       ->capture_default_str();
   app.add_option("--drain-timeout", o->drain_timeout,
                  "After SIGTERM: how long health reports NOT_SERVING while streams are still served")
@@ -139,8 +147,9 @@ cli::RunFn setup_epp_command(CLI::App& app) {
                "TLS on the ext_proc port, with --cert-path or a self-signed certificate (=false: plaintext)")
       ->capture_default_str();
   app.add_option("--cert-path", o->cert_path, "Directory holding tls.crt and tls.key for --secure-serving");
-  app.add_flag("--emit-endpoint-scores", o->emit_endpoint_scores,
-               "Add every candidate's score to the envoy.lb metadata (x-gateway-destination-endpoint-scores)");
+  app.add_flag(
+      "--emit-endpoint-scores", o->emit_endpoint_scores,
+      "Add every candidate's score to the envoy.lb metadata (x-gateway-destination-endpoint-scores)");
   app.add_flag("--disable-endpoint-subset-filter", o->disable_subset_filter,
                "Ignore the data plane's envoy.lb.subset_hint");
   o->runtime.admin_port = 9090;

@@ -53,7 +53,6 @@ std::string_view host_of(std::string_view hp) {
   return hp;  // a bare IPv6 address
 }
 
-
 // One request parser per thread, reused: streams come and go, its buffers stay.
 json::Parser& thread_parser() {
   thread_local json::Parser parser;
@@ -170,7 +169,9 @@ Result<void> Processor::on_request_body(pb::ProcessingRequest& in, std::vector<p
 Result<void> Processor::on_request_trailers(std::vector<pb::ProcessingResponse>& out) {
   if (phase_ == Phase::kRequestBody) {
     // Trailers end a body that had no end_of_stream.
-    decide(out, !headers_answered_ ? Answer::kHeaders : (last_body_answered_ || !body_seen_) ? Answer::kNowhere : Answer::kBody);
+    decide(out, !headers_answered_                     ? Answer::kHeaders
+                : (last_body_answered_ || !body_seen_) ? Answer::kNowhere
+                                                       : Answer::kBody);
   }
   if (phase_ == Phase::kFinished) return {};
   out.emplace_back().mutable_request_trailers();
@@ -308,8 +309,9 @@ void Processor::decide(std::vector<pb::ProcessingResponse>& out, Answer where) {
   if (where == Answer::kNowhere) {
     // The body's last message was answered before trailers ended it: no response may carry the
     // header mutation any more (only FULL_DUPLEX_STREAMED holds the headers until the end).
-    reject(out, 500, "request trailers ended the body after it was answered; use FULL_DUPLEX_STREAMED or BUFFERED",
-           {}, epp::RequestError::kInternal);
+    reject(out, 500,
+           "request trailers ended the body after it was answered; use FULL_DUPLEX_STREAMED or BUFFERED", {},
+           epp::RequestError::kInternal);
     return;
   }
   result_ = std::move(*sr);
@@ -320,8 +322,9 @@ void Processor::decide(std::vector<pb::ProcessingResponse>& out, Answer where) {
   }
 
   pb::ProcessingResponse& decision = out.emplace_back();
-  pb::CommonResponse* common = where == Answer::kHeaders ? decision.mutable_request_headers()->mutable_response()
-                                                         : decision.mutable_request_body()->mutable_response();
+  pb::CommonResponse* common = where == Answer::kHeaders
+                                   ? decision.mutable_request_headers()->mutable_response()
+                                   : decision.mutable_request_body()->mutable_response();
   pb::HeaderMutation* m = common->mutable_header_mutation();
   set_header(*m, kDestinationHeader, destination_);
   const bool reemit = where == Answer::kHeaders && body_seen_;
@@ -333,7 +336,8 @@ void Processor::decide(std::vector<pb::ProcessingResponse>& out, Answer where) {
   (*lb.mutable_fields())[std::string(kDestinationHeader)].set_string_value(destination_);
   if (ctx_.options.emit_endpoint_scores) {
     auto* scores = (*lb.mutable_fields())[std::string(kScoresKey)].mutable_struct_value()->mutable_fields();
-    for (const auto& c : result_->primary()->scored) (*scores)[c.candidate.endpoint->host_port].set_number_value(c.score);
+    for (const auto& c : result_->primary()->scored)
+      (*scores)[c.candidate.endpoint->host_port].set_number_value(c.score);
   }
   (*decision.mutable_dynamic_metadata()->mutable_fields())[std::string(kLbNamespace)]
       .mutable_struct_value()
@@ -405,7 +409,8 @@ Result<void> Processor::on_response_headers(const pb::ProcessingRequest& in,
       if (t.endpoint->host_port == served) ctx_.data.record_response(*t.endpoint, status);
     }
   }
-  pb::HeaderMutation* m = out.emplace_back().mutable_response_headers()->mutable_response()->mutable_header_mutation();
+  pb::HeaderMutation* m =
+      out.emplace_back().mutable_response_headers()->mutable_response()->mutable_header_mutation();
   set_header(*m, kWentIntoRespHeaders, "true");
   sched::HeaderList added;
   ctx_.scheduler.response_received(request_, *result_, added);
@@ -419,7 +424,8 @@ Result<void> Processor::on_response_headers(const pb::ProcessingRequest& in,
   return {};
 }
 
-Result<void> Processor::on_response_body(const pb::ProcessingRequest& in, std::vector<pb::ProcessingResponse>& out) {
+Result<void> Processor::on_response_body(const pb::ProcessingRequest& in,
+                                         std::vector<pb::ProcessingResponse>& out) {
   if (phase_ != Phase::kResponseBody) {
     return make_error(ErrorCode::kInvalidArgument, "response_body outside the response body phase");
   }
@@ -428,7 +434,8 @@ Result<void> Processor::on_response_body(const pb::ProcessingRequest& in, std::v
     if (series_ != nullptr) series_->ttft->observe(to_seconds(ctx_.clock.now() - start_));
   }
   if (!b.body().empty()) {
-    ctx_.scheduler.response_streaming(request_, *result_, sched::ResponseChunk{first_response_chunk_, b.body().size()});
+    ctx_.scheduler.response_streaming(request_, *result_,
+                                      sched::ResponseChunk{first_response_chunk_, b.body().size()});
     first_response_chunk_ = false;
     if (response_sse_) {
       sse_.feed(b.body(), [this](const http::SseEvent& ev) { epp::read_usage(ev.data, completion_); });

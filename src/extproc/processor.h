@@ -85,12 +85,12 @@ class Processor {
 
  private:
   enum class Phase {
-    kRequestHeaders,   // nothing received yet
-    kRequestBody,      // headers received, body still arriving
-    kAwaitResponse,    // decided; waiting for the response headers (or request trailers)
-    kResponseBody,     // response headers received
-    kResponseDone,     // response complete; only trailers may follow
-    kFinished,         // immediate response sent
+    kRequestHeaders,  // nothing received yet
+    kRequestBody,     // headers received, body still arriving
+    kAwaitResponse,   // decided; waiting for the response headers (or request trailers)
+    kResponseBody,    // response headers received
+    kResponseDone,    // response complete; only trailers may follow
+    kFinished,        // immediate response sent
   };
 
   Result<void> on_request_headers(const pb::ProcessingRequest& in, std::vector<pb::ProcessingResponse>& out);

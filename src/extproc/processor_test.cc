@@ -33,14 +33,16 @@ class ProcessorTest : public ::testing::Test {
     ASSERT_TRUE(plan) << plan.error().message;
     metrics_ = std::make_unique<epp::EppMetrics>(SystemClock::instance(), "pool", store_, 1);
     metrics_->bind_plan(*plan);
-    scheduler_ = std::make_unique<sched::Scheduler>(std::move(*plan), store_, SystemClock::instance(), metrics_.get());
+    scheduler_ =
+        std::make_unique<sched::Scheduler>(std::move(*plan), store_, SystemClock::instance(), metrics_.get());
     ctx_ = std::make_unique<ProcessorContext>(
         ProcessorContext{*scheduler_, store_, data_, *metrics_, SystemClock::instance(), {}});
   }
 
   std::unique_ptr<Processor> make() { return std::make_unique<Processor>(*ctx_, ++seed_, 0); }
 
-  static pb::ProcessingRequest headers(bool end_of_stream = false, pb::BodySendMode mode = pb::FULL_DUPLEX_STREAMED,
+  static pb::ProcessingRequest headers(bool end_of_stream = false,
+                                       pb::BodySendMode mode = pb::FULL_DUPLEX_STREAMED,
                                        std::string path = "/v1/completions") {
     pb::ProcessingRequest r;
     auto* h = r.mutable_request_headers();
@@ -65,7 +67,8 @@ class ProcessorTest : public ::testing::Test {
     return R"({"model":")" + model + R"(","prompt":")" + prompt + R"(","max_tokens":3})";
   }
   // Feeds `msgs` in order; every message must be accepted.
-  static std::vector<pb::ProcessingResponse> feed(Processor& p, const std::vector<pb::ProcessingRequest>& msgs) {
+  static std::vector<pb::ProcessingResponse> feed(Processor& p,
+                                                  const std::vector<pb::ProcessingRequest>& msgs) {
     std::vector<pb::ProcessingResponse> out;
     for (const auto& m : msgs) {
       auto r = p.handle(m, out);
@@ -118,15 +121,21 @@ TEST_F(ProcessorTest, FullDuplexAnswersHeadersThenTheBodyIn62000ByteChunks) {
     EXPECT_EQ(sb.end_of_stream(), i + 1 == out.size());
     rebuilt += sb.body();
   }
-  EXPECT_EQ(out[1].request_body().response().body_mutation().streamed_response().body().size(), kBodyChunkBytes);
+  EXPECT_EQ(out[1].request_body().response().body_mutation().streamed_response().body().size(),
+            kBodyChunkBytes);
   EXPECT_EQ(rebuilt, text);
 }
 
 TEST_F(ProcessorTest, EmitEndpointScoresPutsEveryCandidateInTheMetadata) {
   auto p = make();
   auto out = feed(*p, {headers(), body(completion("s"), true)});
-  EXPECT_FALSE(out[0].dynamic_metadata().fields().at("envoy.lb").struct_value().fields().contains(
-      "x-gateway-destination-endpoint-scores"));
+  EXPECT_FALSE(out[0]
+                   .dynamic_metadata()
+                   .fields()
+                   .at("envoy.lb")
+                   .struct_value()
+                   .fields()
+                   .contains("x-gateway-destination-endpoint-scores"));
   ctx_->options.emit_endpoint_scores = true;
   p = make();
   out = feed(*p, {headers(), body(completion("s"), true)});
@@ -145,8 +154,9 @@ TEST_F(ProcessorTest, BufferedAndStreamedCarryTheDecisionInTheBodyResponse) {
     // Envoy holds the body until the headers are answered, so they are answered at once; STREAMED
     // also answers every chunk.
     std::vector<pb::ProcessingResponse> out =
-        mode == pb::BUFFERED ? feed(*p, {headers(false, mode), body(text, true)})
-                             : feed(*p, {headers(false, mode), body(text.substr(0, 10), false), body(text.substr(10), true)});
+        mode == pb::BUFFERED
+            ? feed(*p, {headers(false, mode), body(text, true)})
+            : feed(*p, {headers(false, mode), body(text.substr(0, 10), false), body(text.substr(10), true)});
     ASSERT_EQ(out.size(), mode == pb::BUFFERED ? 2u : 3u) << mode;
     EXPECT_TRUE(out[0].has_request_headers());
     EXPECT_FALSE(out[0].request_headers().response().has_header_mutation());
@@ -186,7 +196,8 @@ google::protobuf::Value list_of(std::vector<std::string> items) {
 TEST_F(ProcessorTest, SubsetHintsAreHonoured) {
   for (int i = 0; i < 20; ++i) {
     auto p = make();
-    auto out = feed(*p, {with_subset(headers(), list_of({"10.0.0.2:8000"})), body(completion("x" + std::to_string(i)), true)});
+    auto out = feed(*p, {with_subset(headers(), list_of({"10.0.0.2:8000"})),
+                         body(completion("x" + std::to_string(i)), true)});
     EXPECT_EQ(p->destination(), "10.0.0.2:8000");
   }
   // A comma-separated string; ports are not compared (llm-d matches the IP).
@@ -269,11 +280,12 @@ TEST_F(ProcessorTest, TheResponsePassesThroughInEveryMode) {
     hv->set_raw_value("text/event-stream");
     ASSERT_TRUE(p->handle(rh, out));
     ASSERT_EQ(out.size(), 1u);
-    EXPECT_EQ(header(out[0].response_headers().response().header_mutation(), "x-went-into-resp-headers"), "true");
+    EXPECT_EQ(header(out[0].response_headers().response().header_mutation(), "x-went-into-resp-headers"),
+              "true");
     out.clear();
-    const std::vector<std::string> chunks = {"data: {\"choices\":[]}\n\n",
-                                             "data: {\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3}}\n\n",
-                                             "data: [DONE]\n\n"};
+    const std::vector<std::string> chunks = {
+        "data: {\"choices\":[]}\n\n", "data: {\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3}}\n\n",
+        "data: [DONE]\n\n"};
     for (size_t i = 0; i < chunks.size(); ++i) {
       pb::ProcessingRequest rb;
       rb.mutable_response_body()->set_body(chunks[i]);

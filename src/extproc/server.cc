@@ -16,7 +16,8 @@ namespace llmd::extproc {
 namespace {
 
 // Services whose health follows readiness; "liveness" is SERVING while the process runs.
-constexpr std::string_view kReadyServices[] = {"", "readiness", "envoy.service.ext_proc.v3.ExternalProcessor"};
+constexpr std::string_view kReadyServices[] = {"", "readiness",
+                                               "envoy.service.ext_proc.v3.ExternalProcessor"};
 
 // splitmix64: decorrelates the per-stream seeds drawn from one counter.
 uint64_t mix(uint64_t x) {
@@ -119,7 +120,8 @@ Server::~Server() {
 // service, which needs a polled completion queue that a server of callback services lacks.
 struct Server::Health final : grpc::health::v1::Health::CallbackService {
   explicit Health(Server& s) : server(s) {}
-  grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* ctx, const grpc::health::v1::HealthCheckRequest* req,
+  grpc::ServerUnaryReactor* Check(grpc::CallbackServerContext* ctx,
+                                  const grpc::health::v1::HealthCheckRequest* req,
                                   grpc::health::v1::HealthCheckResponse* resp) override {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     using Status = grpc::health::v1::HealthCheckResponse;
@@ -127,7 +129,8 @@ struct Server::Health final : grpc::health::v1::Health::CallbackService {
       resp->set_status(Status::SERVING);
     } else if (std::find(std::begin(kReadyServices), std::end(kReadyServices), req->service()) !=
                std::end(kReadyServices)) {
-      resp->set_status(server.serving_.load(std::memory_order_acquire) ? Status::SERVING : Status::NOT_SERVING);
+      resp->set_status(server.serving_.load(std::memory_order_acquire) ? Status::SERVING
+                                                                       : Status::NOT_SERVING);
     } else {
       reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND, "unknown service"));
       return reactor;
@@ -143,14 +146,14 @@ Result<void> Server::start() {
   {
     grpc::ServerBuilder b;
     int port = 0;
-    b.AddListeningPort(fmt::format("{}:{}", options_.host, options_.health_port), grpc::InsecureServerCredentials(),
-                       &port);
+    b.AddListeningPort(fmt::format("{}:{}", options_.host, options_.health_port),
+                       grpc::InsecureServerCredentials(), &port);
     b.RegisterService(health_service_.get());
     health_ = b.BuildAndStart();
     if (!health_ || port == 0) {
       health_.reset();
-      return make_error(ErrorCode::kUnavailable,
-                        fmt::format("cannot listen on {}:{} (--grpc-health-port)", options_.host, options_.health_port));
+      return make_error(ErrorCode::kUnavailable, fmt::format("cannot listen on {}:{} (--grpc-health-port)",
+                                                             options_.host, options_.health_port));
     }
     health_port_ = static_cast<uint16_t>(port);
   }

@@ -37,9 +37,9 @@ struct ServerOptions {
 };
 
 struct ServerStats {
-  uint64_t streams = 0;            // Process streams opened
-  uint64_t decisions = 0;          // requests scheduled
-  uint64_t protocol_errors = 0;    // streams ended with INVALID_ARGUMENT
+  uint64_t streams = 0;          // Process streams opened
+  uint64_t decisions = 0;        // requests scheduled
+  uint64_t protocol_errors = 0;  // streams ended with INVALID_ARGUMENT
 };
 
 class Server {

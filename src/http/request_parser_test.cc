@@ -157,7 +157,8 @@ TEST(ParseBuffered, AChunkedRequestSplitAnywhereIsParsedWhole) {
     beast::flat_buffer buf;
     beast::error_code ec;
     ParseProgress progress = ParseProgress::kNeedMore;
-    for (std::string_view part : {std::string_view(req).substr(0, split), std::string_view(req).substr(split)}) {
+    for (std::string_view part :
+         {std::string_view(req).substr(0, split), std::string_view(req).substr(split)}) {
       auto dst = buf.prepare(part.size());
       std::memcpy(dst.data(), part.data(), part.size());
       buf.commit(part.size());

@@ -86,8 +86,9 @@ TEST(TemplateTest, ANamespaceCannotHoldANamespace) {
   EXPECT_EQ(render("{% set ns = namespace(n=0) %}{% set ns.n = [1, {'a': ns}] %}{{ ns.n }}"), want);
   EXPECT_EQ(render("{% set a = namespace() %}{% set b = namespace(x=a) %}"), want);
   // Namespaces still hold anything else, and can sit in lists.
-  EXPECT_EQ(render("{% set ns = namespace(n=[1, {'a': 2}]) %}{% set ns.m = ns.n %}{{ ns.m }}|{{ [ns] | length }}"),
-            "[1, {'a': 2}]|1");
+  EXPECT_EQ(
+      render("{% set ns = namespace(n=[1, {'a': 2}]) %}{% set ns.m = ns.n %}{{ ns.m }}|{{ [ns] | length }}"),
+      "[1, {'a': 2}]|1");
 }
 
 TEST(TemplateTest, NamespaceNestingIsBounded) {

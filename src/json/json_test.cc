@@ -273,10 +273,9 @@ TEST(JsonExtract, IntegerEdgeCases) {
     const char* key;
     const char* message;
   };
-  for (const Case& c :
-       {Case{"frac", "frac: expected integer, got 1.5"},
-        Case{"big", "big: integer out of range: 18446744073709551615"},
-             Case{"huge", "huge: integer out of range: 1e+300"}}) {
+  for (const Case& c : {Case{"frac", "frac: expected integer, got 1.5"},
+                        Case{"big", "big: integer out of range: 18446744073709551615"},
+                        Case{"huge", "huge: integer out of range: 1e+300"}}) {
     Extractor ex;
     ObjectReader body = ex.root(v);
     EXPECT_EQ(body.optional_int(c.key), std::nullopt);

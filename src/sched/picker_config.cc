@@ -41,10 +41,11 @@ constexpr std::string_view kDefaultPicker = "max-score-picker";
 constexpr std::string_view kDefaultHandler = "single-profile-handler";
 constexpr std::string_view kDefaultProfile = "default";
 // Sections of llm-d's schema this build does not implement: errors naming their path, never ignored.
-constexpr std::string_view kFlowControlNotBuilt = "not implemented yet; see the flow-control work";
+constexpr std::string_view kFlowControlNotBuilt = "not supported by this build; see the flow-control work";
 constexpr std::string_view kCrossReplicaNotBuilt =
-    "not implemented yet (cross-replica state sync between EPP replicas)";
-constexpr std::string_view kPeerDiscoveryNotBuilt = "not implemented yet (discovery of peer EPP replicas)";
+    "not supported by this build (cross-replica state sync between EPP replicas)";
+constexpr std::string_view kPeerDiscoveryNotBuilt =
+    "not supported by this build (discovery of peer EPP replicas)";
 // v1alpha1's spellings of dataLayer.crossReplica.{syncerPluginRef,syncInterval,publishTimeout}.
 constexpr std::string_view kCrossReplicaKeys[] = {"crossReplica", "crossReplicaSyncerPluginRef",
                                                   "crossReplicaSyncInterval", "crossReplicaPublishTimeout"};
@@ -99,7 +100,7 @@ void decode_request_handler(config::MapReader& m, bool v1, RequestHandlerSpec& r
     rh.read("parsers", r.parsers);
     bool propagate = false;
     if (rh.read("propagatePriority", propagate) && propagate) {
-      rh.error("propagatePriority", "not implemented yet (llmd forwards the request body unchanged)");
+      rh.error("propagatePriority", "not supported by this build (llmd forwards the request body unchanged)");
     }
   }
   if (!m.has("parser")) return;
@@ -208,8 +209,9 @@ void decode(config::MapReader& m, EndpointPickerConfig& c) {
   }
   if (auto fc = c.feature_gates.find("flowControl"); fc != c.feature_gates.end() && fc->second) {
     // The gate alone turns on llm-d's flow control with its defaults; here requests are not queued.
-    log::warn("featureGates: flowControl is not implemented yet; requests are scheduled without queueing",
-              log::kv("path", gates.path()));
+    log::warn(
+        "featureGates: flowControl is not supported by this build; requests are scheduled without queueing",
+        log::kv("path", gates.path()));
   }
 
   m.read("plugins", c.plugins);

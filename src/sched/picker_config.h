@@ -9,7 +9,7 @@
 // Sections: apiVersion, kind, featureGates, plugins, schedulingProfiles, dataLayer and requestHandler
 // (plus v1alpha1's deprecated top-level parser) are decoded strictly; flowControl, saturationDetector,
 // dataLayer.crossReplica (and v1alpha1's crossReplica* fields) and dataLayer.discovery.peers are errors
-// that name their path: not implemented yet.
+// that name their path: not supported by this build.
 // Start-up only; every failure is ErrorCode::kConfig (the caller exits with code 2).
 
 #include <map>

@@ -92,7 +92,7 @@ const std::vector<Published>& samples() {
       // The section fails while decoding, before the flow-control plugin types (listed as not built too)
       // are looked up.
       {"llm-d-flow-control.yaml",
-       "flowControl: not implemented yet; see the flow-control work (llm-d-flow-control.yaml:30:3)",
+       "flowControl: not supported by this build; see the flow-control work (llm-d-flow-control.yaml:30:3)",
        {"flowControl"}},
   };
   return kSamples;

@@ -250,15 +250,17 @@ TEST(DataLayer, ErrorsNameTheirPath) {
       {v1(disc + "dataLayer:\n  discovery:\n    endpoints: {}\n"),
        "dataLayer.discovery.endpoints.pluginRef: missing required field"},
       {v1(disc + "dataLayer:\n  discovery:\n    peers: {pluginRef: x}\n"),
-       "dataLayer.discovery.peers: not implemented yet (discovery of peer EPP replicas) (test.yaml:9:12)"},
+       "dataLayer.discovery.peers: not supported by this build (discovery of peer EPP replicas) "
+       "(test.yaml:9:12)"},
       {v1(disc + "dataLayer:\n  crossReplica:\n    syncerPluginRef: redis\n    syncInterval: 1s\n"),
-       "dataLayer.crossReplica: not implemented yet (cross-replica state sync between EPP replicas) "
+       "dataLayer.crossReplica: not supported by this build (cross-replica state sync between EPP replicas) "
        "(test.yaml:9:5)"},
       {v1alpha1(disc + "dataLayer:\n  crossReplicaSyncerPluginRef: redis\n"),
-       "dataLayer.crossReplicaSyncerPluginRef: not implemented yet (cross-replica state sync between EPP "
+       "dataLayer.crossReplicaSyncerPluginRef: not supported by this build (cross-replica state sync between "
+       "EPP "
        "replicas) (test.yaml:8:32)"},
       {v1alpha1(disc + "dataLayer:\n  crossReplicaPublishTimeout: 2s\n"),
-       "dataLayer.crossReplicaPublishTimeout: not implemented yet"},
+       "dataLayer.crossReplicaPublishTimeout: not supported by this build"},
       {v1(disc + "dataLayer:\n  sources:\n  - pluginRef: queue-scorer\n"),
        "dataLayer.sources[0].pluginRef: plugin \"queue-scorer\" (type queue-scorer) is not a data source"},
       {v1(disc + "- {name: s1, type: metrics-data-source}\n- {name: s2, type: metrics-data-source}\n"
@@ -328,7 +330,8 @@ TEST(RequestHandler, ErrorsNameTheirPath) {
       {v1("requestHandler:\n  parsers:\n  - {}\n"),
        "requestHandler.parsers[0].pluginRef: missing required field"},
       {v1("requestHandler:\n  propagatePriority: true\n"),
-       "requestHandler.propagatePriority: not implemented yet (llmd forwards the request body unchanged)"},
+       "requestHandler.propagatePriority: not supported by this build (llmd forwards the request body "
+       "unchanged)"},
       {v1("parser:\n  pluginRef: openai-parser\n"),
        "parser: not in llm-d.ai/v1; use requestHandler.parsers (test.yaml:4:3)"},
   };
@@ -340,12 +343,12 @@ TEST(RequestHandler, ErrorsNameTheirPath) {
 
 TEST(FlowControl, SectionsAreErrorsNamingTheirPath) {
   EXPECT_EQ(error_of(v1("flowControl:\n  maxRequests: \"1k\"\n")),
-            "flowControl: not implemented yet; see the flow-control work (test.yaml:4:3)");
+            "flowControl: not supported by this build; see the flow-control work (test.yaml:4:3)");
   EXPECT_EQ(error_of(v1alpha1("saturationDetector:\n  pluginRef: utilization-detector\n")),
-            "saturationDetector: not implemented yet; see the flow-control work (test.yaml:4:3)");
+            "saturationDetector: not supported by this build; see the flow-control work (test.yaml:4:3)");
   // Even empty.
   EXPECT_EQ(error_of(v1("flowControl: {}\n")),
-            "flowControl: not implemented yet; see the flow-control work (test.yaml:3:14)");
+            "flowControl: not supported by this build; see the flow-control work (test.yaml:3:14)");
 }
 
 }  // namespace

@@ -194,11 +194,12 @@ TEST(PickerConfigTest, ErrorsNameTheirPath) {
       {head + "featureGates: [flowControl, \"x=maybe\"]\n",
        "featureGates[1]: expected name, name=true or name=false"},
       {head + "flowControl:\n  maxRequests: \"1k\"\n",
-       "flowControl: not implemented yet; see the flow-control work (test.yaml:4:3)"},
+       "flowControl: not supported by this build; see the flow-control work (test.yaml:4:3)"},
       {head + "saturationDetector:\n  pluginRef: utilization-detector\n",
-       "saturationDetector: not implemented yet; see the flow-control work (test.yaml:4:3)"},
+       "saturationDetector: not supported by this build; see the flow-control work (test.yaml:4:3)"},
       {head + "dataLayer:\n  crossReplicaSyncInterval: 1s\n",
-       "dataLayer.crossReplicaSyncInterval: not implemented yet (cross-replica state sync between EPP "
+       "dataLayer.crossReplicaSyncInterval: not supported by this build (cross-replica state sync between "
+       "EPP "
        "replicas)"},
       {head + "dataLayer:\n  injectDefault: true\n", "dataLayer.injectDefault: unknown field"},
       {head + "requestHandler:\n  parser: {pluginRef: openai-parser}\n",

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
+
 #include <gtest/gtest.h>
 
 #include "common/testing/eventually.h"
@@ -35,7 +36,7 @@ using llmd::testing::eventually;
 
 testing::Listening spawn_sim() {
   auto s = testing::spawn_llmd_listening(1, [](uint16_t port) {
-    return std::vector<std::string>{"sim",     "--host",    "127.0.0.1", "--port", std::to_string(port),
+    return std::vector<std::string>{"sim",       "--host",  "127.0.0.1", "--port",   std::to_string(port),
                                     "--profile", "instant", "--model",   "sim-model"};
   });
   EXPECT_TRUE(s.ready) << s.process.output();
@@ -45,10 +46,19 @@ testing::Listening spawn_sim() {
 // `llmd epp` on three consecutive ports: ext_proc, health, metrics.
 testing::Listening spawn_epp(const std::vector<std::string>& extra) {
   auto e = testing::spawn_llmd_listening(3, [&](uint16_t port) {
-    std::vector<std::string> args = {"epp",           "--grpc-host",         "127.0.0.1",
-                                      "--grpc-port",   std::to_string(port),  "--grpc-health-port",
-                                      std::to_string(port + 1), "--admin-host", "127.0.0.1",
-                                      "--metrics-port", std::to_string(port + 2), "--drain-timeout", "1s"};
+    std::vector<std::string> args = {"epp",
+                                     "--grpc-host",
+                                     "127.0.0.1",
+                                     "--grpc-port",
+                                     std::to_string(port),
+                                     "--grpc-health-port",
+                                     std::to_string(port + 1),
+                                     "--admin-host",
+                                     "127.0.0.1",
+                                     "--metrics-port",
+                                     std::to_string(port + 2),
+                                     "--drain-timeout",
+                                     "1s"};
     if (std::find(extra.begin(), extra.end(), "--secure-serving") == extra.end() &&
         std::find(extra.begin(), extra.end(), "--cert-path") == extra.end()) {
       args.push_back("--secure-serving=false");
@@ -64,8 +74,10 @@ pb::ProcessingRequest request_headers(const std::string& path, bool end_of_strea
   pb::ProcessingRequest r;
   auto* h = r.mutable_request_headers();
   h->set_end_of_stream(end_of_stream);
-  for (auto [k, v] : {std::pair<std::string, std::string>{":method", "POST"}, {":path", path},
-                      {":authority", "gateway"}, {"content-type", "application/json"}}) {
+  for (auto [k, v] : {std::pair<std::string, std::string>{":method", "POST"},
+                      {":path", path},
+                      {":authority", "gateway"},
+                      {"content-type", "application/json"}}) {
     auto* hv = h->mutable_headers()->add_headers();
     hv->set_key(k);
     hv->set_raw_value(v);
@@ -114,10 +126,11 @@ class EppTest : public ::testing::Test {
     auto flags = endpoint_flags();
     flags.insert(flags.end(), extra.begin(), extra.end());
     epp_ = std::make_unique<testing::Listening>(spawn_epp(flags));
-    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(epp_->port), grpc::InsecureChannelCredentials());
+    channel_ =
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(epp_->port), grpc::InsecureChannelCredentials());
     stub_ = pb::ExternalProcessor::NewStub(channel_);
-    health_ = grpc::health::v1::Health::NewStub(
-        grpc::CreateChannel("127.0.0.1:" + std::to_string(epp_->port + 1), grpc::InsecureChannelCredentials()));
+    health_ = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+        "127.0.0.1:" + std::to_string(epp_->port + 1), grpc::InsecureChannelCredentials()));
     // Scheduling needs scraped endpoints: wait until the EPP's /debug/endpoints shows them ready.
     ASSERT_TRUE(eventually([&] {
       auto r = http_call(static_cast<uint16_t>(epp_->port + 2), "GET", "/ready");
@@ -164,8 +177,15 @@ class EppTest : public ::testing::Test {
       return ex;
     }
     EXPECT_TRUE(r.has_request_headers());
-    ex.destination = header(r.request_headers().response().header_mutation(), "x-gateway-destination-endpoint");
-    EXPECT_EQ(r.dynamic_metadata().fields().at("envoy.lb").struct_value().fields().at("x-gateway-destination-endpoint").string_value(),
+    ex.destination =
+        header(r.request_headers().response().header_mutation(), "x-gateway-destination-endpoint");
+    EXPECT_EQ(r.dynamic_metadata()
+                  .fields()
+                  .at("envoy.lb")
+                  .struct_value()
+                  .fields()
+                  .at("x-gateway-destination-endpoint")
+                  .string_value(),
               ex.destination);
     // The body comes back whole, in chunks.
     std::string forwarded;
@@ -240,7 +260,8 @@ TEST_F(EppTest, ASharedPrefixSticksAndLoadSpreads) {
     EXPECT_EQ(ex.destination, first) << i;
   }
   std::set<std::string> seen;
-  for (int i = 0; i < 30; ++i) seen.insert(exchange(completion(std::to_string(i) + std::string(4'000, 'd'))).destination);
+  for (int i = 0; i < 30; ++i)
+    seen.insert(exchange(completion(std::to_string(i) + std::string(4'000, 'd'))).destination);
   EXPECT_GT(seen.size(), 1u);
 }
 
@@ -248,14 +269,20 @@ TEST_F(EppTest, SubsetHintsAndErrorsAnswerAsLlmdDoes) {
   start();
   const std::string only = "127.0.0.1";  // every sim shares the IP: the whole pool matches
   google::protobuf::Struct hint;
-  hint.mutable_fields()->operator[]("x-gateway-destination-endpoint-subset").mutable_list_value()->add_values()->set_string_value(only + ":1");
+  hint.mutable_fields()
+      ->
+      operator[]("x-gateway-destination-endpoint-subset")
+      .mutable_list_value()
+      ->add_values()
+      ->set_string_value(only + ":1");
   EXPECT_FALSE(exchange(completion("h"), "/v1/completions", &hint).destination.empty());
   google::protobuf::Struct none;
   none.mutable_fields()->operator[]("x-gateway-destination-endpoint-subset").mutable_list_value();
   EXPECT_EQ(exchange(completion("h"), "/v1/completions", &none).immediate_status, 503);
   EXPECT_EQ(exchange("{oops").immediate_status, 400);
   // Unknown models are known once every endpoint has listed its models.
-  EXPECT_TRUE(eventually([&] { return exchange(R"({"model":"no-such-model","prompt":"x"})").immediate_status == 404; }));
+  EXPECT_TRUE(eventually(
+      [&] { return exchange(R"({"model":"no-such-model","prompt":"x"})").immediate_status == 404; }));
 }
 
 TEST_F(EppTest, ABrokenOrCancelledStreamLeavesTheServerUp) {
@@ -309,7 +336,8 @@ double inflight(uint16_t metrics_port) {
 TEST_F(EppTest, AStreamThatGoesAwayReleasesItsInflightCount) {
   start({"--config-text",
          "apiVersion: llm-d.ai/v1\nkind: EndpointPickerConfig\nplugins:\n- type: inflight-load-producer\n"
-         "- type: queue-scorer\nschedulingProfiles:\n- name: default\n  plugins:\n  - pluginRef: queue-scorer\n"});
+         "- type: queue-scorer\nschedulingProfiles:\n- name: default\n  plugins:\n  - pluginRef: "
+         "queue-scorer\n"});
   const uint16_t metrics_port = static_cast<uint16_t>(epp_->port + 2);
   grpc::ClientContext ctx;
   auto stream = stub_->Process(&ctx);
@@ -349,7 +377,8 @@ TEST(EppUnreachable, AnEndpointWhoseScrapesFailIsNotPicked) {
                         "127.0.0.1:" + std::to_string(dead)});
   auto stub = pb::ExternalProcessor::NewStub(
       grpc::CreateChannel("127.0.0.1:" + std::to_string(epp.port), grpc::InsecureChannelCredentials()));
-  ASSERT_TRUE(eventually([&] { return http_call(static_cast<uint16_t>(epp.port + 2), "GET", "/ready").status == 200; }));
+  ASSERT_TRUE(eventually(
+      [&] { return http_call(static_cast<uint16_t>(epp.port + 2), "GET", "/ready").status == 200; }));
   for (int i = 0; i < 20; ++i) {
     grpc::ClientContext ctx;
     auto stream = stub->Process(&ctx);
@@ -390,11 +419,12 @@ TEST(EppTls, ServesTheCertificateFromCertPath) {
   const auto dir = std::filesystem::temp_directory_path() / ("llmd-epp-tls-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost "
-      "-addext subjectAltName=DNS:localhost -keyout " + (dir / "tls.key").string() + " -out " +
-      (dir / "tls.crt").string() + " 2>/dev/null");
+      "-addext subjectAltName=DNS:localhost -keyout " +
+      (dir / "tls.key").string() + " -out " + (dir / "tls.crt").string() + " 2>/dev/null");
   ASSERT_TRUE(std::filesystem::exists(dir / "tls.crt"));
   auto epp = spawn_epp({"--endpoint", "127.0.0.1:" + std::to_string(sim.port), "--cert-path", dir.string()});
-  ASSERT_TRUE(eventually([&] { return http_call(static_cast<uint16_t>(epp.port + 2), "GET", "/ready").status == 200; }));
+  ASSERT_TRUE(eventually(
+      [&] { return http_call(static_cast<uint16_t>(epp.port + 2), "GET", "/ready").status == 200; }));
   auto decide = [&](std::shared_ptr<grpc::ChannelCredentials> creds) {
     grpc::ChannelArguments args;
     args.SetSslTargetNameOverride("localhost");
@@ -407,8 +437,8 @@ TEST(EppTls, ServesTheCertificateFromCertPath) {
     b.mutable_request_body()->set_body(R"({"model":"sim-model","prompt":"tls"})");
     b.mutable_request_body()->set_end_of_stream(true);
     pb::ProcessingResponse r;
-    const bool ok = stream->Write(request_headers("/v1/completions")) && stream->Write(b) && stream->Read(&r) &&
-                    r.has_request_headers();
+    const bool ok = stream->Write(request_headers("/v1/completions")) && stream->Write(b) &&
+                    stream->Read(&r) && r.has_request_headers();
     ctx.TryCancel();
     stream->Finish();
     return ok;
@@ -423,9 +453,9 @@ TEST(EppTls, ServesTheCertificateFromCertPath) {
 TEST(EppTls, MakesASelfSignedCertificateWithoutCertPath) {
   auto sim = spawn_sim();
   auto epp = spawn_epp({"--endpoint", "127.0.0.1:" + std::to_string(sim.port), "--secure-serving"});
-  const std::string cert =
-      run("openssl s_client -connect 127.0.0.1:" + std::to_string(epp.port) + " -alpn h2 </dev/null 2>/dev/null | "
-          "openssl x509 -noout -subject -ext subjectAltName 2>/dev/null");
+  const std::string cert = run("openssl s_client -connect 127.0.0.1:" + std::to_string(epp.port) +
+                               " -alpn h2 </dev/null 2>/dev/null | "
+                               "openssl x509 -noout -subject -ext subjectAltName 2>/dev/null");
   EXPECT_NE(cert.find("CN = llmd-epp"), std::string::npos) << cert;
   EXPECT_NE(cert.find("IP Address:127.0.0.1"), std::string::npos) << cert;
 }

@@ -165,7 +165,8 @@ Result<CompletionRequest> parse_completion_request(std::string_view body_text, A
       req.max_tokens = static_cast<uint64_t>(*max_tokens);
     }
   }
-  if (auto n = body.optional_int("n"); n && *n != 1) body.fail("n", fmt::format("only n=1 is supported, got {}", *n));
+  if (auto n = body.optional_int("n"); n && *n != 1)
+    body.fail("n", fmt::format("only n=1 is supported, got {}", *n));
   req.stream = body.optional_bool("stream").value_or(false);
   if (json::ObjectReader so = body.optional_object("stream_options")) {
     req.include_usage = so.optional_bool("include_usage").value_or(false);

@@ -13,7 +13,8 @@ void decode(config::MapReader& m, CoreMetricsExtractorParams& p) {
   if (m.has("engineConfigs")) {
     m.raw("engineConfigs");
     m.error("engineConfigs",
-            "not implemented yet (llmd reads vLLM's and SGLang's metric names; choose one per endpoint with "
+            "not supported by this build (llmd reads vLLM's and SGLang's metric names; choose one per "
+            "endpoint with "
             "the llm-d.ai/engine-type label)");
   }
 }

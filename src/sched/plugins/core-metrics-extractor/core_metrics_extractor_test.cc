@@ -25,7 +25,8 @@ TEST(CoreMetricsExtractorTest, DefaultEngine) {
 TEST(CoreMetricsExtractorTest, Validation) {
   const std::pair<const char*, const char*> cases[] = {
       {"{defaultEngine: trtllm-serve}", "defaultEngine: engine \"trtllm-serve\" is not built into llmd"},
-      {"{engineConfigs: [{name: mine, queuedRequestsSpec: q}]}", "engineConfigs: not implemented yet"},
+      {"{engineConfigs: [{name: mine, queuedRequestsSpec: q}]}",
+       "engineConfigs: not supported by this build"},
       {"{engineLabel: x}", "engineLabel: unknown field"},
   };
   testing::expect_parameter_errors(make, cases);

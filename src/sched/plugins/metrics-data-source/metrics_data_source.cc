@@ -3,7 +3,8 @@
 namespace llmd::sched::plugins {
 
 namespace {
-constexpr std::string_view kHttpsNotBuilt = "not implemented yet (llmd scrapes /metrics over plain http)";
+constexpr std::string_view kHttpsNotBuilt =
+    "not supported by this build (llmd scrapes /metrics over plain http)";
 }  // namespace
 
 void decode(config::MapReader& m, MetricsDataSourceParams& p) {

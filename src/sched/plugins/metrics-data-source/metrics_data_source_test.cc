@@ -36,10 +36,10 @@ TEST(MetricsDataSourceTest, DefaultsAndTheChartsParameters) {
 
 TEST(MetricsDataSourceTest, Validation) {
   const std::pair<const char*, const char*> cases[] = {
-      {"{scheme: https}", "scheme: not implemented yet (llmd scrapes /metrics over plain http)"},
+      {"{scheme: https}", "scheme: not supported by this build (llmd scrapes /metrics over plain http)"},
       {"{scheme: ftp}", "scheme: expected http or https"},
-      {"{caCertPath: /ca.pem}", "caCertPath: not implemented yet"},
-      {"{clientKeyPath: /k.pem}", "clientKeyPath: not implemented yet"},
+      {"{caCertPath: /ca.pem}", "caCertPath: not supported by this build"},
+      {"{clientKeyPath: /k.pem}", "clientKeyPath: not supported by this build"},
       {"{path: metrics}", "path: must start with /"},
       {"{interval: 0s}", "interval: must be > 0"},
       {"{interval: 5}", "interval"},
