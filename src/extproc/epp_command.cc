@@ -87,16 +87,21 @@ int run(const EppOptions& o) {
   }
   Server server(ctx, sopts);
   auto& registry = rt.metrics().registry();
-  for (auto [name, help, field] :
-       {std::tuple{"llmd_epp_extproc_streams_total", "ext_proc Process streams opened.",
-                   &ServerStats::streams},
-        std::tuple{"llmd_epp_extproc_decisions_total", "Requests scheduled over ext_proc.",
-                   &ServerStats::decisions},
-        std::tuple{"llmd_epp_extproc_protocol_errors_total",
-                   "ext_proc streams ended with INVALID_ARGUMENT (a message out of order or empty).",
-                   &ServerStats::protocol_errors}}) {
+  struct Counter {
+    const char* name;
+    const char* help;
+    uint64_t ServerStats::*field;
+  };
+  for (const Counter& c :
+       {Counter{"llmd_epp_extproc_streams_total", "ext_proc Process streams opened.", &ServerStats::streams},
+        Counter{"llmd_epp_extproc_decisions_total", "Requests scheduled over ext_proc.",
+                &ServerStats::decisions},
+        Counter{"llmd_epp_extproc_protocol_errors_total",
+                "ext_proc streams ended with INVALID_ARGUMENT (a message out of order or empty).",
+                &ServerStats::protocol_errors}}) {
+    auto field = c.field;
     if (auto r = registry.counter_callback(
-            name, help, [&server, field] { return static_cast<double>(server.stats().*field); });
+            c.name, c.help, [&server, field] { return static_cast<double>(server.stats().*field); });
         !r) {
       return fail(r.error());
     }
