@@ -25,6 +25,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "envoy/service/ext_proc/v3/external_processor.grpc.pb.h"
+#include "extproc/testing/envoy_messages.h"
 
 namespace {
 
@@ -68,21 +69,7 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-pb::ProcessingRequest headers() {
-  pb::ProcessingRequest r;
-  auto* h = r.mutable_request_headers();
-  for (auto [k, v] : {std::pair<const char*, const char*>{":method", "POST"},
-                      {":path", "/v1/completions"},
-                      {":authority", "gateway"},
-                      {"content-type", "application/json"}}) {
-    auto* hv = h->mutable_headers()->add_headers();
-    hv->set_key(k);
-    hv->set_raw_value(v);
-  }
-  r.mutable_protocol_config()->set_request_body_mode(pb::FULL_DUPLEX_STREAMED);
-  r.mutable_protocol_config()->set_response_body_mode(pb::FULL_DUPLEX_STREAMED);
-  return r;
-}
+pb::ProcessingRequest headers() { return llmd::extproc::testing::request_headers(); }
 
 // A completion whose prompt is one of `groups` shared prefixes (3/4) and a unique suffix.
 std::string body(size_t bytes, uint64_t n, int groups) {

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "epp/headers.h"
+#include "epp/rejection.h"
 #include "epp/usage.h"
 #include "http/request_id.h"
 
@@ -219,18 +220,8 @@ void Processor::reject(std::vector<pb::ProcessingResponse>& out, int status, std
   if (series_ != nullptr) ctx_.metrics.count_error(*series_, error);
   pb::ImmediateResponse* ir = out.emplace_back().mutable_immediate_response();
   ir->mutable_status()->set_code(static_cast<envoy::type::v3::StatusCode>(status));
-  // llm-d's body text: "inference error: <Code> - <message>".
-  static constexpr std::pair<epp::RequestError, std::string_view> kCodes[] = {
-      {epp::RequestError::kBadRequest, "BadRequest"},
-      {epp::RequestError::kNotFound, "NotFound"},
-      {epp::RequestError::kResourceExhausted, "ResourceExhausted"},
-      {epp::RequestError::kServiceUnavailable, "ServiceUnavailable"},
-      {epp::RequestError::kModelServerError, "ModelServerError"},
-      {epp::RequestError::kInternal, "Internal"}};
-  std::string_view code = "Internal";
-  for (const auto& [e, name] : kCodes)
-    if (e == error) code = name;
-  ir->set_body(fmt::format("inference error: {} - {}", code, message));
+  // llm-d's body text: "inference error: <Code> - <message>", Code as in its error_code label.
+  ir->set_body(fmt::format("inference error: {} - {}", epp::to_string(error), message));
   if (!reason.empty()) set_header(*ir->mutable_headers(), epp::kDroppedReasonHeader, reason);
   set_header(*ir->mutable_headers(), epp::kRequestIdHeader, request_.request_id);
   phase_ = Phase::kFinished;
@@ -292,13 +283,8 @@ void Processor::decide(std::vector<pb::ProcessingResponse>& out, Answer where) {
   Result<sched::SchedulingResult> sr =
       allowed ? ctx_.scheduler.schedule(request_, rng_, *allowed) : ctx_.scheduler.schedule(request_, rng_);
   if (!sr) {
-    if (sr.error().code == ErrorCode::kUnavailable) {
-      reject(out, 503, sr.error().message, "rejected-no-endpoints", epp::RequestError::kServiceUnavailable);
-    } else if (sr.error().code == ErrorCode::kResourceExhausted) {
-      reject(out, 429, sr.error().message, "rejected-saturated", epp::RequestError::kResourceExhausted);
-    } else {
-      reject(out, 500, sr.error().message, {}, epp::RequestError::kInternal);
-    }
+    const epp::Rejection rej = epp::rejection_for(sr.error().code);
+    reject(out, rej.status, sr.error().message, rej.reason, rej.error);
     return;
   }
   const sched::ProfileRun* primary = sr->primary();

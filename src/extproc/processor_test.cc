@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "extproc/testing/envoy_messages.h"
 #include "sched/builtin_plugins.h"
 #include "sched/picker_config.h"
 
@@ -44,24 +45,10 @@ class ProcessorTest : public ::testing::Test {
   static pb::ProcessingRequest headers(bool end_of_stream = false,
                                        pb::BodySendMode mode = pb::FULL_DUPLEX_STREAMED,
                                        std::string path = "/v1/completions") {
-    pb::ProcessingRequest r;
-    auto* h = r.mutable_request_headers();
-    h->set_end_of_stream(end_of_stream);
-    for (auto [k, v] : {std::pair{":path", path}, std::pair{":method", std::string("POST")},
-                        std::pair{"content-type", std::string("application/json")}}) {
-      auto* hv = h->mutable_headers()->add_headers();
-      hv->set_key(k);
-      hv->set_raw_value(v);
-    }
-    r.mutable_protocol_config()->set_request_body_mode(mode);
-    r.mutable_protocol_config()->set_response_body_mode(mode);
-    return r;
+    return testing::request_headers(path, end_of_stream, mode);
   }
   static pb::ProcessingRequest body(std::string bytes, bool end_of_stream) {
-    pb::ProcessingRequest r;
-    r.mutable_request_body()->set_body(std::move(bytes));
-    r.mutable_request_body()->set_end_of_stream(end_of_stream);
-    return r;
+    return testing::request_body(std::move(bytes), end_of_stream);
   }
   static std::string completion(const std::string& prompt, const std::string& model = "m") {
     return R"({"model":")" + model + R"(","prompt":")" + prompt + R"(","max_tokens":3})";
@@ -77,9 +64,7 @@ class ProcessorTest : public ::testing::Test {
     return out;
   }
   static std::string header(const pb::HeaderMutation& m, std::string_view key) {
-    for (const auto& o : m.set_headers())
-      if (o.header().key() == key) return o.header().raw_value();
-    return "<absent>";
+    return testing::header(m, key);
   }
 
   sched::EndpointStore store_;

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "epp/rejection.h"
 #include "epp/request_fields.h"
 #include "epp/usage.h"
 #include "http/request_id.h"
@@ -349,18 +350,10 @@ bool Gateway::schedule_attempt(Worker& w, http::Request& req, RequestState& s, i
       s.error_message = kUnreachable;
       return false;
     }
-    s.error_status = Status::internal_server_error;
-    RequestError kind_of_error = RequestError::kInternal;
-    if (sr.error().code == ErrorCode::kUnavailable) {
-      s.error_status = Status::service_unavailable;
-      s.error_reason = "rejected-no-endpoints";
-      kind_of_error = RequestError::kServiceUnavailable;
-    } else if (sr.error().code == ErrorCode::kResourceExhausted) {
-      s.error_status = Status::too_many_requests;
-      s.error_reason = "rejected-saturated";
-      kind_of_error = RequestError::kResourceExhausted;
-    }
-    metrics_.count_error(*ctx.series, kind_of_error);
+    const epp::Rejection rej = epp::rejection_for(sr.error().code);
+    s.error_status = static_cast<Status>(rej.status);
+    s.error_reason = rej.reason;
+    metrics_.count_error(*ctx.series, rej.error);
     s.error_message = std::move(sr.error().message);
     return false;
   }

@@ -21,6 +21,7 @@
 
 #include "common/testing/eventually.h"
 #include "envoy/service/ext_proc/v3/external_processor.grpc.pb.h"
+#include "extproc/testing/envoy_messages.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "http/testing/http_call.h"
 #include "support/process.h"
@@ -70,28 +71,8 @@ testing::Listening spawn_epp(const std::vector<std::string>& extra) {
   return e;
 }
 
-pb::ProcessingRequest request_headers(const std::string& path, bool end_of_stream = false) {
-  pb::ProcessingRequest r;
-  auto* h = r.mutable_request_headers();
-  h->set_end_of_stream(end_of_stream);
-  for (auto [k, v] : {std::pair<std::string, std::string>{":method", "POST"},
-                      {":path", path},
-                      {":authority", "gateway"},
-                      {"content-type", "application/json"}}) {
-    auto* hv = h->mutable_headers()->add_headers();
-    hv->set_key(k);
-    hv->set_raw_value(v);
-  }
-  r.mutable_protocol_config()->set_request_body_mode(pb::FULL_DUPLEX_STREAMED);
-  r.mutable_protocol_config()->set_response_body_mode(pb::FULL_DUPLEX_STREAMED);
-  return r;
-}
-
-std::string header(const pb::HeaderMutation& m, const std::string& key) {
-  for (const auto& o : m.set_headers())
-    if (o.header().key() == key) return o.header().raw_value();
-  return {};
-}
+using extproc::testing::header;
+using extproc::testing::request_headers;
 
 // One request through the EPP and on to the endpoint it picked.
 struct Exchange {
@@ -275,7 +256,7 @@ TEST_F(EppTest, SubsetHintsAndErrorsAnswerAsLlmdDoes) {
       .mutable_list_value()
       ->add_values()
       ->set_string_value(only + ":1");
-  EXPECT_FALSE(exchange(completion("h"), "/v1/completions", &hint).destination.empty());
+  EXPECT_EQ(exchange(completion("h"), "/v1/completions", &hint).destination.rfind("127.0.0.1:", 0), 0u);
   google::protobuf::Struct none;
   none.mutable_fields()->operator[]("x-gateway-destination-endpoint-subset").mutable_list_value();
   EXPECT_EQ(exchange(completion("h"), "/v1/completions", &none).immediate_status, 503);
